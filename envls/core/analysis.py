@@ -1,0 +1,103 @@
+"""The fast analysis of one environment file: text in, findings out, in stages.
+
+Syntax first, then structure (empty file, schema), then the rules. A rule that fails
+is logged and skipped; the others still report. Suppression comments are applied last.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from envls.core.document import Document, parse
+from envls.core.environment import Environment, environment_of
+from envls.core.findings import Finding, Severity, Span
+from envls.core.rules import FAST_RULES, unknown_keys
+from envls.core.schema import validate
+
+log = logging.getLogger(__name__)
+
+_SUPPRESS = re.compile(r"(?:^|\s)#\s*envls:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_,\s-]+)")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What the user turned off: codes never to report."""
+
+    disabled_codes: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    document: Document
+    environment: Environment
+    findings: tuple[Finding, ...]
+
+
+def analyze(text: str, options: AnalysisOptions | None = None) -> Analysis:
+    """Every fast finding for ``text``; never raises."""
+    options = options or AnalysisOptions()
+    document = parse(text)
+    environment = environment_of(document)
+    findings: list[Finding] = []
+    for stage in (_syntax, _structure, _rules):
+        try:
+            findings.extend(stage(document, environment))
+        except Exception:  # a failing stage must not take the others down
+            log.exception("envls: the %s stage failed", stage.__name__.strip("_"))
+    findings = _suppressed(document, findings, options)
+    findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
+    return Analysis(document, environment, tuple(findings))
+
+
+def _syntax(document: Document, environment: Environment) -> Iterable[Finding]:
+    for problem in document.problems:
+        yield Finding("yaml-syntax", Severity.ERROR, problem.message, Span(problem.start, problem.end))
+
+
+def _structure(document: Document, environment: Environment) -> Iterable[Finding]:
+    if document.problems and document.root is None:
+        return
+    root = document.root
+    if root is None or (root.is_null and not document.problems):
+        first_line_end = document.index.line_span(0)[1]
+        yield Finding("empty-file", Severity.ERROR,
+                      "the environment file is empty: conda fails with \"Environment file is empty\"",
+                      Span(0, first_line_end))
+        return
+    for problem in validate(root):
+        if problem.unknown_key:
+            yield unknown_keys(environment, problem.node, problem.message)
+        elif not document.recovered:
+            yield Finding("schema", Severity.ERROR, problem.message, Span(problem.node.start, problem.node.end))
+
+
+def _rules(document: Document, environment: Environment) -> Iterable[Finding]:
+    for rule in FAST_RULES:
+        try:
+            yield from list(rule(environment))
+        except Exception:
+            log.exception("envls: rule %s failed", rule.__name__)
+
+
+def _suppressed(document: Document, findings: list[Finding], options: AnalysisOptions) -> list[Finding]:
+    file_codes: set[str] = set(options.disabled_codes)
+    line_codes: dict[int, set[str]] = {}
+    if "envls:" in document.text:
+        for match in _SUPPRESS.finditer(document.text):
+            codes = {c.strip() for c in match.group(2).split(",") if c.strip()}
+            if match.group(1) == "disable-file":
+                file_codes |= codes
+            else:
+                line_codes.setdefault(document.index.line_of(match.start(2)), set()).update(codes)
+    if not file_codes and not line_codes:
+        return findings
+    kept = []
+    for finding in findings:
+        on_line = line_codes.get(document.index.line_of(finding.span.start), set())
+        if finding.code in file_codes or "all" in file_codes or finding.code in on_line or "all" in on_line:
+            continue
+        kept.append(finding)
+    return kept

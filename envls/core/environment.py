@@ -1,0 +1,135 @@
+"""The environment a Document describes: its name, channels, conda specs and pip lines, with spans.
+
+This is a tolerant view over the tree: entries of the wrong type are left out here
+(the schema check reports them), so every rule can rely on plain strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from envls.core.document import Document, Node
+
+# A CEP 24 / conda-build selector comment after an entry: "- pywin32  # [win]".
+_SELECTOR = re.compile(r"#\s*\[([^\]]+)\]")
+_SEL_KEY = re.compile(r"^sel\((.*)\)$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A string in one of the file's lists, with where it is and the selector it is under."""
+
+    text: str
+    node: Node
+    selector: str | None = None
+
+    @property
+    def start(self) -> int:
+        return self.node.start
+
+    @property
+    def end(self) -> int:
+        return self.node.end
+
+
+@dataclass
+class PipSection:
+    key: Node
+    value: Node
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class Environment:
+    document: Document
+    name: Entry | None = None
+    prefix: Entry | None = None
+    channels: list[Entry] = field(default_factory=list)
+    channels_key: Node | None = None
+    dependencies_key: Node | None = None
+    dependencies: Node | None = None
+    conda: list[Entry] = field(default_factory=list)
+    pip: list[PipSection] = field(default_factory=list)
+    installers: list[tuple[Node, Node]] = field(default_factory=list)
+    platforms: list[Entry] = field(default_factory=list)
+
+
+def _selector_after(document: Document, node: Node) -> str | None:
+    line = document.index.line_of(node.end)
+    _, line_end = document.index.line_span(line)
+    match = _SELECTOR.search(document.text, node.end, line_end)
+    return match.group(1).strip() if match else None
+
+
+def _string_entry(document: Document, node: Node, selector: str | None = None) -> Entry | None:
+    node = node.resolved()
+    if node.kind != "scalar" or node.is_null:
+        return None
+    return Entry(node.value, node, selector or _selector_after(document, node))
+
+
+def _entries(document: Document, node: Node | None) -> list[Entry]:
+    if node is None:
+        return []
+    node = node.resolved()
+    if node.kind != "seq":
+        return []
+    entries = []
+    for item in node.items:
+        item = item.resolved()
+        if item.kind == "scalar" and not item.is_null and item.scalar_tag() == "tag:yaml.org,2002:str":
+            entry = _string_entry(document, item)
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
+def selector_key(key: Node) -> str | None:
+    """The condition of a micromamba ``sel(...)`` key, or None when ``key`` is no selector."""
+    if key.kind != "scalar":
+        return None
+    match = _SEL_KEY.match(key.value.strip())
+    return match.group(1).strip() if match else None
+
+
+def environment_of(document: Document) -> Environment:
+    env = Environment(document)
+    top = document.top
+    if top is None:
+        return env
+    if (pair := top.get("name")) is not None:
+        env.name = _string_entry(document, pair[1])
+    if (pair := top.get("prefix")) is not None:
+        env.prefix = _string_entry(document, pair[1])
+    if (pair := top.get("channels")) is not None:
+        env.channels_key = pair[0]
+        env.channels = _entries(document, pair[1])
+    if (pair := top.get("platforms")) is not None:
+        env.platforms = _entries(document, pair[1])
+    if (pair := top.get("dependencies")) is None:
+        return env
+    env.dependencies_key, deps = pair[0], pair[1].resolved()
+    env.dependencies = deps
+    if deps.kind != "seq":
+        return env
+    for item in deps.items:
+        item = item.resolved()
+        if item.kind == "scalar":
+            if item.is_null or item.scalar_tag() != "tag:yaml.org,2002:str":
+                continue
+            entry = _string_entry(document, item)
+            if entry is not None:
+                env.conda.append(entry)
+        elif item.kind == "map":
+            for key, value in item.pairs:
+                condition = selector_key(key)
+                if condition is not None:
+                    entry = _string_entry(document, value, condition)
+                    if entry is not None:
+                        env.conda.append(entry)
+                elif key.kind == "scalar" and key.value == "pip":
+                    env.pip.append(PipSection(key, value, _entries(document, value)))
+                else:
+                    env.installers.append((key, value))
+    return env

@@ -1,0 +1,59 @@
+"""Which files are environment files: by name, or by content (a top-level `dependencies` list)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+NAME_PATTERNS = ("environment*.yml", "environment*.yaml", "env*.yml", "env*.yaml", "conda*.yml", "conda*.yaml",
+                 "*environment*.yml", "*environment*.yaml")
+_DEPENDENCIES_LINE = re.compile(r"^dependencies\s*:\s*(#.*)?$", re.MULTILINE)
+_YAML = re.compile(r"\.ya?ml$", re.IGNORECASE)
+
+
+def is_environment_name(filename: str) -> bool:
+    """True for names like ``environment.yml``, ``env-dev.yaml`` or ``conda.yml``."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return any(fnmatch.fnmatchcase(base, pattern) for pattern in NAME_PATTERNS)
+
+
+def is_yaml_name(filename: str) -> bool:
+    return _YAML.search(filename) is not None
+
+
+def looks_like_environment(text: str) -> bool:
+    """True when the text's top level has a `dependencies` key holding a list (checked cheaply, by lines)."""
+    match = _DEPENDENCIES_LINE.search(text)
+    if match is None:
+        return bool(re.search(r"^dependencies\s*:\s*\[", text, re.MULTILINE))
+    after = text[match.end():].lstrip("\r\n")
+    for line in after.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        return stripped.startswith("-")
+    return False
+
+
+def is_environment_file(filename: str, text: str | None) -> bool:
+    if is_environment_name(filename):
+        return True
+    return is_yaml_name(filename) and text is not None and looks_like_environment(text)
+
+
+def decode(data: bytes) -> tuple[str, int | None]:
+    """The text of a file's bytes, and the offset of the first byte that is not valid text (or None).
+
+    UTF-8 is what conda reads; a UTF-16 or UTF-8 byte-order mark is honoured. Invalid bytes
+    become U+FFFD so that the rest of the file can still be checked.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as err:
+            return data.decode("utf-16", errors="replace"), err.start // 2
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        return body.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        return body.decode("utf-8", errors="replace"), len(body[: err.start].decode("utf-8", errors="replace"))

@@ -1,0 +1,68 @@
+"""Hover: what a key means (from the schema), what a conda spec or pip line asks for, in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envls.core.completion import COMMON_CHANNELS
+from envls.core.environment import Entry, Environment
+from envls.core.pip_lines import parse_pip_line
+from envls.core.schema import top_level_keys
+from envls.core.specs import describe, parse_spec
+
+
+@dataclass(frozen=True)
+class HoverText:
+    markdown: str
+    start: int
+    end: int
+
+
+def _hit(entry: Entry, offset: int) -> bool:
+    return entry.start <= offset <= entry.end
+
+
+def hover(env: Environment, offset: int) -> HoverText | None:
+    top = env.document.top
+    if top is None:
+        return None
+    for key, _ in top.pairs:
+        if key.kind == "scalar" and key.start <= offset <= key.end:
+            schema = top_level_keys().get(key.value)
+            if schema is None:
+                return None
+            title = schema.get("title", key.value)
+            body = schema.get("markdownDescription") or schema.get("description", "")
+            return HoverText(f"**{title}** (`{key.value}`)\n\n{body}", key.start, key.end)
+    for entry in env.conda:
+        if _hit(entry, offset):
+            return HoverText(describe(parse_spec(entry.text)), entry.start, entry.end)
+    for section in env.pip:
+        for entry in section.entries:
+            if _hit(entry, offset):
+                return HoverText(_describe_pip(entry.text), entry.start, entry.end)
+    channels = dict(COMMON_CHANNELS)
+    for entry in env.channels:
+        if _hit(entry, offset):
+            text = channels.get(entry.text.strip(), "")
+            return HoverText(f"**{entry.text.strip()}** (channel)" + (f"\n\n{text}" if text else ""),
+                             entry.start, entry.end)
+    return None
+
+
+def _describe_pip(text: str) -> str:
+    line = parse_pip_line(text)
+    if line.kind == "requirement" and line.requirement is not None:
+        req = line.requirement
+        parts = [f"**{req.name}** (pip requirement)", ""]
+        parts.append(f"- version: `{req.specifier}`" if str(req.specifier) else "- version: any")
+        if req.extras:
+            parts.append(f"- extras: {', '.join(sorted(req.extras))}")
+        if req.marker is not None:
+            parts.append(f"- only when: `{req.marker}`")
+        return "\n".join(parts)
+    if line.kind == "option":
+        return f"pip option `{line.option}`" + (f" `{line.argument}`" if line.argument else "")
+    if line.kind in ("url", "path"):
+        return f"pip installs from {'URL' if line.kind == 'url' else 'the local path'} `{line.argument}`"
+    return f"invalid pip line: {line.error}"

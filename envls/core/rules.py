@@ -1,0 +1,225 @@
+"""The fast rules: structure, names, channels, conda specs and pip lines of one environment file.
+
+Each rule takes the Environment and yields Findings. They need no I/O and run on every edit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+from envls.core.document import Node
+from envls.core.environment import Entry, Environment
+from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
+from envls.core.pip_lines import parse_pip_line
+from envls.core.schema import top_level_keys
+from envls.core.specs import invalid_reason, parse_spec, pinned_build, suspicious, without_build
+
+Rule = Callable[[Environment], Iterable[Finding]]
+
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.+-]+)*/?$")
+_CHANNEL_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
+_CHANNEL_PATH = re.compile(r"^(~|\.{1,2}|/|[A-Za-z]:[\\/]|\\\\)\S*$")
+_BAD_NAME_CHARS = ("/", " ", ":", "#")
+
+
+def span_of(node: Node | Entry) -> Span:
+    return Span(node.start, node.end)
+
+
+def line_removal(env: Environment, node: Node | Entry) -> Edit:
+    """An edit that deletes the whole line(s) holding ``node``, line break included."""
+    index = env.document.index
+    first = index.line_of(node.start)
+    last = index.line_of(max(node.start, node.end - 1))
+    start = index.line_starts[first]
+    end = index.line_starts[last + 1] if last + 1 < index.line_count else len(env.document.text)
+    return Edit(start, end, "")
+
+
+def unknown_keys(env: Environment, key: Node, message: str) -> Finding:
+    valid = list(top_level_keys())
+    nearest = difflib.get_close_matches(key.value, valid, n=1, cutoff=0.6)
+    if nearest:
+        message += f"; did you mean `{nearest[0]}`?"
+        fixes: tuple[Fix, ...] = (Fix(f"Rename to `{nearest[0]}`", (Edit(key.start, key.end, nearest[0]),), True),)
+    else:
+        message += f"; conda ignores it (valid keys: {', '.join(valid)})"
+        fixes = ()
+    return Finding("unknown-key", Severity.WARNING, message, span_of(key), fixes=fixes)
+
+
+def env_name(env: Environment) -> Iterator[Finding]:
+    entry = env.name
+    if entry is None:
+        return
+    name = entry.text
+    if name in ("base", "root"):
+        yield Finding(
+            "invalid-env-name", Severity.ERROR,
+            f"`{name}` is conda's own base environment: creating it from a file is refused; choose another name",
+            span_of(entry),
+        )
+        return
+    bad = [ch for ch in _BAD_NAME_CHARS if ch in name]
+    if bad or not name.strip():
+        shown = ", ".join("space" if ch == " " else f"`{ch}`" for ch in bad) or "nothing but spaces"
+        yield Finding(
+            "invalid-env-name", Severity.ERROR,
+            f"environment name `{name}` contains {shown}: conda refuses names with `/`, spaces, `:` or `#`",
+            span_of(entry),
+        )
+
+
+def machine_prefix(env: Environment) -> Iterator[Finding]:
+    entry = env.prefix
+    if entry is None:
+        return
+    yield Finding(
+        "machine-prefix", Severity.WARNING,
+        f"`prefix: {entry.text}` is a path on one machine: `conda env create` installs there on every machine "
+        "(or fails); remove it and rely on `name`, or pass `-p` when creating",
+        span_of(entry),
+        fixes=(Fix("Remove `prefix`", (line_removal(env, entry),), True),),
+    )
+
+
+def channels(env: Environment) -> Iterator[Finding]:
+    seen: dict[str, Entry] = {}
+    for entry in env.channels:
+        text = entry.text.strip()
+        if not (_CHANNEL_NAME.match(text) or _CHANNEL_URL.match(text) or _CHANNEL_PATH.match(text)):
+            hint = " (`conda env export` writes `<unknown>` for packages of unknown origin)" if "<" in text else ""
+            yield Finding(
+                "invalid-channel", Severity.ERROR,
+                f"`{text}` is no channel name, URL or path{hint}; remove it or name the real channel",
+                span_of(entry), fixes=(Fix(f"Remove channel `{text}`", (line_removal(env, entry),)),),
+            )
+            continue
+        key = text.rstrip("/").lower()
+        if key in seen:
+            first = seen[key]
+            yield Finding(
+                "duplicate-channel", Severity.WARNING,
+                f"channel `{text}` is listed twice; the second entry has no effect",
+                span_of(entry),
+                related=(Related(span_of(first), f"`{first.text}` is first listed here"),),
+                fixes=(Fix(f"Remove the second `{text}`", (line_removal(env, entry),), True),),
+            )
+        else:
+            seen[key] = entry
+
+
+def _selectors_overlap(a: str | None, b: str | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def conda_specs(env: Environment) -> Iterator[Finding]:
+    seen: dict[str, list[Entry]] = {}
+    strip_all = _strip_builds_fix(env)
+    for entry in env.conda:
+        parsed = parse_spec(entry.text)
+        invalid = invalid_reason(parsed)
+        if invalid is not None:
+            fixes = (Fix(invalid.fix_title or "Fix", (Edit(entry.start, entry.end, invalid.replacement),), True),) \
+                if invalid.replacement else ()
+            yield Finding("invalid-spec", Severity.ERROR, invalid.message, span_of(entry), fixes=fixes)
+            continue
+        odd = suspicious(parsed)
+        if odd is not None:
+            fixes = (Fix(odd.fix_title or "Fix", (Edit(entry.start, entry.end, odd.replacement.strip()),), True),) \
+                if odd.replacement else ()
+            yield Finding("suspicious-spec", Severity.WARNING, odd.message, span_of(entry), fixes=fixes)
+        build = pinned_build(parsed)
+        if build is not None:
+            fixes = []
+            stripped = without_build(entry.text)
+            if stripped:
+                fixes.append(Fix("Remove this build string", (Edit(entry.start, entry.end, stripped),)))
+            if strip_all is not None:
+                fixes.append(strip_all)
+            yield Finding(
+                "pinned-build", Severity.INFORMATION,
+                f"build `{build}` is an exact build from `conda env export`: the file will not solve on another "
+                "platform; drop build strings (`conda env export --no-builds`) for a portable file",
+                span_of(entry), fixes=tuple(fixes),
+            )
+        name = parsed.name
+        if name is None:
+            continue
+        earlier = [e for e in seen.get(name, []) if _selectors_overlap(e.selector, entry.selector)]
+        if earlier:
+            first = earlier[0]
+            yield Finding(
+                "duplicate-package", Severity.WARNING,
+                f"`{name}` is listed twice (`{first.text.strip()}` and `{entry.text.strip()}`); conda needs both "
+                "specs to hold: keep one",
+                span_of(entry),
+                related=(Related(span_of(first), f"`{name}` is first listed here"),),
+                fixes=(Fix(f"Remove this `{name}` line", (line_removal(env, entry),)),),
+            )
+        seen.setdefault(name, []).append(entry)
+
+
+def _strip_builds_fix(env: Environment) -> Fix | None:
+    edits = []
+    for entry in env.conda:
+        parsed = parse_spec(entry.text)
+        if parsed.error is None and pinned_build(parsed) is not None:
+            stripped = without_build(entry.text)
+            if stripped:
+                edits.append(Edit(entry.start, entry.end, stripped))
+    if not edits:
+        return None
+    return Fix("Remove all build strings (as `conda env export --no-builds`)", tuple(edits))
+
+
+def pip_section(env: Environment) -> Iterator[Finding]:
+    if not env.pip:
+        return
+    has_pip = any(parse_spec(e.text).name == "pip" for e in env.conda)
+    if not has_pip:
+        section = env.pip[0]
+        yield Finding(
+            "pip-not-listed", Severity.WARNING,
+            "a `pip:` subsection, but `pip` is not among the conda dependencies: conda then uses whatever pip "
+            "it finds (or none); add `pip` to the dependencies",
+            span_of(section.key), fixes=(_add_pip_fix(env, section.key),),
+        )
+    for section in env.pip:
+        for entry in section.entries:
+            line = parse_pip_line(entry.text)
+            if line.kind != "invalid":
+                continue
+            fixes = (Fix(f"Write `{line.suggestion}`", (Edit(entry.start, entry.end, line.suggestion),), True),) \
+                if line.suggestion else ()
+            yield Finding("invalid-pip-requirement", Severity.ERROR, line.error or "invalid pip line",
+                          span_of(entry), fixes=fixes)
+
+
+def _add_pip_fix(env: Environment, key: Node) -> Fix:
+    index = env.document.index
+    line = index.line_of(key.start)
+    line_start = index.line_starts[line]
+    prefix = env.document.text[line_start:key.start]
+    dash = prefix.rfind("-")
+    newline = "\r\n" if "\r\n" in env.document.text else "\n"
+    if dash >= 0 and not prefix[:dash].strip():
+        indent = prefix[:dash]
+        return Fix("Add `pip` to the dependencies", (Edit(line_start, line_start, f"{indent}- pip{newline}"),), True)
+    return Fix("Add `pip` to the dependencies", (Edit(key.start, key.start, f"pip{newline}{prefix}"),), True)
+
+
+def installers(env: Environment) -> Iterator[Finding]:
+    for key, _ in env.installers:
+        name = key.value if key.kind == "scalar" else "?"
+        yield Finding(
+            "unknown-installer", Severity.ERROR,
+            f"conda has no installer `{name}`: it fails with \"Unable to load installer for {name}\"; "
+            "only `pip:` subsections (and micromamba's `sel(...)`) may appear among the dependencies",
+            span_of(key),
+        )
+
+
+FAST_RULES: tuple[Rule, ...] = (env_name, machine_prefix, channels, conda_specs, pip_section, installers)

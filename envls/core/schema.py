@@ -1,0 +1,168 @@
+"""The JSON schema of environment files: loading it, validating a tree, blaming the right node.
+
+A type or enum error points at the value, a property that is not allowed at its key,
+a missing required property at the key of the mapping that lacks it.
+Unknown top-level keys are returned apart, since they are a warning (``unknown-key``):
+conda ignores them with a message, it does not fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from envls.core.document import AliasBudgetExceeded, Node, to_python
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "empty",
+}
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    """The schema shipped with envls (inside the package, or beside it in a checkout)."""
+    packaged = resources.files("envls").joinpath("schemas/environment.schema.json")
+    if packaged.is_file():
+        return dict(json.loads(packaged.read_text(encoding="utf-8")))
+    checkout = Path(__file__).resolve().parents[2] / "schemas" / "environment.schema.json"
+    return dict(json.loads(checkout.read_text(encoding="utf-8")))
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = load_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def top_level_keys() -> dict[str, dict[str, Any]]:
+    """The top-level properties of the schema, with their subschemas."""
+    return dict(load_schema().get("properties", {}))
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    message: str
+    node: Node
+    unknown_key: bool = False
+
+
+def describe_value(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _path_text(path: list[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return f"`{text}`" if text else "the top level"
+
+
+def _locate(root: Node, path: list[str | int]) -> tuple[Node, Node | None]:
+    """The node at ``path`` and the key node that leads to it (None for list items and the root)."""
+    node, key = root.resolved(), None
+    for part in path:
+        if node.kind == "map" and isinstance(part, str):
+            found = node.get(part)
+            if found is None:
+                break
+            key, node = found[0], found[1].resolved()
+        elif node.kind == "seq" and isinstance(part, int) and 0 <= part < len(node.items):
+            key, node = None, node.items[part].resolved()
+        else:
+            break
+    return node, key
+
+
+def _expected(schema: dict[str, Any]) -> list[str]:
+    words: list[str] = []
+    for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
+        words.extend(_expected(sub))
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        words.append(_TYPE_WORDS.get(kind, kind))
+    elif isinstance(kind, list):
+        words.extend(_TYPE_WORDS.get(k, k) for k in kind)
+    return list(dict.fromkeys(words))
+
+
+def _message(error: jsonschema.ValidationError, path: list[str | int]) -> str:
+    where = _path_text(path)
+    if error.validator in ("type", "anyOf", "oneOf"):
+        expected = _expected(error.schema) or [str(error.validator_value)]
+        got = describe_value(error.instance)
+        if path and path[0] == "dependencies" and len(path) == 2:
+            return f"{where} must be a package spec (a string) or a `pip:` subsection, not {got}"
+        return f"{where} must be {' or '.join(expected)}, not {got}"
+    if error.validator == "enum":
+        options = ", ".join(str(v) for v in error.validator_value)
+        return f"{where}: {error.instance!r} is not one of {options}"
+    if error.validator == "required":
+        return error.message.replace("is a required property", f"is required in {where}")
+    if error.validator == "minProperties":
+        return f"{where} must not be an empty mapping"
+    return f"{where}: {error.message}"
+
+
+def validate(root: Node) -> list[SchemaProblem]:
+    """Validate the tree against the schema; problems come with the node to blame."""
+    try:
+        instance = to_python(root)
+    except AliasBudgetExceeded as exceeded:
+        return [SchemaProblem("aliases expand to an unreasonably large document", exceeded.node)]
+    problems: list[SchemaProblem] = []
+    if not isinstance(instance, dict):
+        got = describe_value(instance)
+        return [SchemaProblem(f"the top level must be a mapping with `dependencies`, `channels`, ..., not {got}", root)]
+    for error in _validator().iter_errors(instance):
+        problems.extend(_blame(root, error))
+    problems.sort(key=lambda p: p.node.start)
+    return problems
+
+
+def _blame(root: Node, error: jsonschema.ValidationError) -> list[SchemaProblem]:
+    path = list(error.absolute_path)
+    node, key = _locate(root, path)
+    if error.validator == "additionalProperties" and node.kind == "map":
+        allowed = set(error.schema.get("properties", {}))
+        problems = []
+        for k, _ in node.pairs:
+            if k.kind == "scalar" and k.value not in allowed:
+                problems.append(
+                    SchemaProblem(f"`{k.value}` is not a key of {_path_text(path)}", k, unknown_key=not path)
+                )
+        return problems
+    if error.validator == "required":
+        blame = key if key is not None else _first_key(node)
+        return [SchemaProblem(_message(error, path), blame)]
+    return [SchemaProblem(_message(error, path), node)]
+
+
+def _first_key(node: Node) -> Node:
+    if node.kind == "map" and node.pairs:
+        return node.pairs[0][0]
+    return node
