@@ -68,8 +68,9 @@ def _check_file(path: str, options: AnalysisOptions, explicit: bool):  # type: i
 
 
 def check(args: argparse.Namespace) -> int:
-    from envls.lsp.convert import diagnostics
     from lsprotocol import converters
+
+    from envls.lsp.convert import diagnostics
 
     codes = frozenset(c.strip() for group in args.disable for c in group.split(",") if c.strip())
     options = AnalysisOptions(disabled_codes=codes)
@@ -81,7 +82,7 @@ def check(args: argparse.Namespace) -> int:
         try:
             result = _check_file(path, options, explicit)
         except OSError as err:
-            print(f"envls: cannot read {path}: {err.strerror or err}", file=sys.stderr)
+            sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
             unreadable = True
             continue
         if result is None:
@@ -108,8 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("envls").setLevel(args.log_level.upper())
         from envls.lsp.server import serve
 
         serve()

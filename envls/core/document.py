@@ -164,8 +164,8 @@ class _Builder:
             )
 
     def feed(self, event: yaml.Event) -> None:
-        start = event.start_mark.index + self.base
-        end = event.end_mark.index + self.base
+        start = (event.start_mark.index if event.start_mark else 0) + self.base
+        end = (event.end_mark.index if event.end_mark else 0) + self.base
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents == 2:

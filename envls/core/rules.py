@@ -133,17 +133,17 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
             yield Finding("suspicious-spec", Severity.WARNING, odd.message, span_of(entry), fixes=fixes)
         build = pinned_build(parsed)
         if build is not None:
-            fixes = []
+            build_fixes: list[Fix] = []
             stripped = without_build(entry.text)
             if stripped:
-                fixes.append(Fix("Remove this build string", (Edit(entry.start, entry.end, stripped),)))
+                build_fixes.append(Fix("Remove this build string", (Edit(entry.start, entry.end, stripped),)))
             if strip_all is not None:
-                fixes.append(strip_all)
+                build_fixes.append(strip_all)
             yield Finding(
                 "pinned-build", Severity.INFORMATION,
                 f"build `{build}` is an exact build from `conda env export`: the file will not solve on another "
                 "platform; drop build strings (`conda env export --no-builds`) for a portable file",
-                span_of(entry), fixes=tuple(fixes),
+                span_of(entry), fixes=tuple(build_fixes),
             )
         name = parsed.name
         if name is None:

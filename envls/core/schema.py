@@ -106,23 +106,25 @@ def _expected(schema: dict[str, Any]) -> list[str]:
     if isinstance(kind, str):
         words.append(_TYPE_WORDS.get(kind, kind))
     elif isinstance(kind, list):
-        words.extend(_TYPE_WORDS.get(k, k) for k in kind)
+        words.extend(_TYPE_WORDS.get(str(k), str(k)) for k in kind)
     return list(dict.fromkeys(words))
 
 
 def _message(error: jsonschema.ValidationError, path: list[str | int]) -> str:
     where = _path_text(path)
+    schema: dict[str, Any] = dict(error.schema) if isinstance(error.schema, dict) else {}
+    validator_value: Any = error.validator_value
     if error.validator in ("type", "anyOf", "oneOf"):
-        expected = _expected(error.schema) or [str(error.validator_value)]
+        expected = _expected(schema) or [str(validator_value)]
         got = describe_value(error.instance)
         if path and path[0] == "dependencies" and len(path) == 2:
             return f"{where} must be a package spec (a string) or a `pip:` subsection, not {got}"
         return f"{where} must be {' or '.join(expected)}, not {got}"
     if error.validator == "enum":
-        options = ", ".join(str(v) for v in error.validator_value)
+        options = ", ".join(str(v) for v in validator_value)
         return f"{where}: {error.instance!r} is not one of {options}"
     if error.validator == "required":
-        return error.message.replace("is a required property", f"is required in {where}")
+        return str(error.message).replace("is a required property", f"is required in {where}")
     if error.validator == "minProperties":
         return f"{where} must not be an empty mapping"
     return f"{where}: {error.message}"
@@ -148,7 +150,8 @@ def _blame(root: Node, error: jsonschema.ValidationError) -> list[SchemaProblem]
     path = list(error.absolute_path)
     node, key = _locate(root, path)
     if error.validator == "additionalProperties" and node.kind == "map":
-        allowed = set(error.schema.get("properties", {}))
+        schema: dict[str, Any] = dict(error.schema) if isinstance(error.schema, dict) else {}
+        allowed = set(schema.get("properties", {}))
         problems = []
         for k, _ in node.pairs:
             if k.kind == "scalar" and k.value not in allowed:

@@ -1,0 +1,104 @@
+"""Thin handlers for completion, hover, code actions and the outline: unpack, call core, convert."""
+
+from __future__ import annotations
+
+import re
+
+from lsprotocol import types
+
+from envls.core import completion as core_completion
+from envls.core import hover as core_hover
+from envls.core import symbols as core_symbols
+from envls.lsp import convert
+from envls.lsp.state import EnvlsServer
+
+_KINDS = {
+    "property": types.CompletionItemKind.Property,
+    "value": types.CompletionItemKind.Value,
+    "module": types.CompletionItemKind.Module,
+}
+_SYMBOL_KINDS = {
+    "key": types.SymbolKind.Key,
+    "package": types.SymbolKind.Package,
+    "channel": types.SymbolKind.Namespace,
+    "pip": types.SymbolKind.Module,
+    "variable": types.SymbolKind.Variable,
+    "value": types.SymbolKind.String,
+}
+
+
+def completion(server: EnvlsServer, params: types.CompletionParams) -> types.CompletionList | None:
+    uri = params.text_document.uri
+    snap = server.snapshot(uri)
+    document = snap.analysis.document
+    encoding = server.encoding
+    offset = convert.offset(document.index, params.position, encoding)
+    snippets = server.snippet_support()
+    items = []
+    for c in core_completion.complete(document, offset):
+        text = c.insert_text if snippets or not c.snippet else re.sub(r"\$\{?\d+\}?", "", c.insert_text)
+        items.append(types.CompletionItem(
+            label=c.label,
+            kind=_KINDS.get(c.kind, types.CompletionItemKind.Text),
+            detail=c.detail or None,
+            documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=c.documentation)
+            if c.documentation else None,
+            sort_text=c.sort_text,
+            filter_text=c.label,
+            insert_text_format=types.InsertTextFormat.Snippet if snippets and c.snippet else None,
+            text_edit=types.TextEdit(range=convert.to_range(document.index, c.start, c.end, encoding), new_text=text),
+        ))
+    return types.CompletionList(is_incomplete=False, items=items)
+
+
+def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
+    snap = server.snapshot(params.text_document.uri)
+    index = snap.analysis.document.index
+    offset = convert.offset(index, params.position, server.encoding)
+    found = core_hover.hover(snap.analysis.environment, offset)
+    if found is None:
+        return None
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=found.markdown),
+        range=convert.to_range(index, found.start, found.end, server.encoding),
+    )
+
+
+def code_actions(server: EnvlsServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    only = params.context.only
+    if only and not any(str(kind).startswith(str(types.CodeActionKind.QuickFix)) for kind in only):
+        return None
+    uri = params.text_document.uri
+    snap = server.snapshot(uri)
+    index = snap.analysis.document.index
+    start = convert.offset(index, params.range.start, server.encoding)
+    end = convert.offset(index, params.range.end, server.encoding)
+    actions = []
+    seen: set[str] = set()
+    for finding in snap.analysis.findings:
+        if finding.span.end < start or finding.span.start > end:
+            continue
+        for fix in finding.fixes:
+            key = f"{fix.title}:{fix.edits}"
+            if key in seen:
+                continue
+            seen.add(key)
+            actions.append(convert.code_action(fix, finding, index, server.encoding, uri))
+    return actions
+
+
+def document_symbols(server: EnvlsServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    snap = server.snapshot(params.text_document.uri)
+    index = snap.analysis.document.index
+
+    def convert_symbol(symbol: core_symbols.Symbol) -> types.DocumentSymbol:
+        return types.DocumentSymbol(
+            name=symbol.name,
+            detail=symbol.detail or None,
+            kind=_SYMBOL_KINDS.get(symbol.kind, types.SymbolKind.Field),
+            range=convert.to_range(index, symbol.start, symbol.end, server.encoding),
+            selection_range=convert.to_range(index, symbol.selection_start, symbol.selection_end, server.encoding),
+            children=[convert_symbol(child) for child in symbol.children] or None,
+        )
+
+    return [convert_symbol(s) for s in core_symbols.outline(snap.analysis.environment)]

@@ -1,0 +1,121 @@
+"""The language server: one readable table of features, and the document lifecycle.
+
+Every handler is thin: it unpacks the request, calls a plain function, and converts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from envls.lsp import diagnostics, features
+from envls.lsp.logs import ClientLogHandler
+from envls.lsp.settings import parse_settings
+from envls.lsp.state import EnvlsServer
+
+log = logging.getLogger(__name__)
+
+
+def _on_initialize(server: EnvlsServer, params: types.InitializeParams) -> None:
+    server.apply_settings(parse_settings(params.initialization_options, server.settings))
+    client = params.client_info.name if params.client_info else "an unnamed client"
+    log.info("envls %s serving %s (positions in %s)", server.version, client, server.encoding)
+
+
+async def _on_initialized(server: EnvlsServer, params: types.InitializedParams) -> None:
+    handler = ClientLogHandler(server, asyncio.get_running_loop())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("envls").addHandler(handler)
+    await _pull_configuration(server)
+
+
+async def _pull_configuration(server: EnvlsServer) -> None:
+    workspace_caps = server.client_capabilities.workspace
+    if not (workspace_caps and workspace_caps.configuration):
+        return
+    try:
+        result = await server.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="envls")])
+        )
+    except Exception as err:
+        log.warning("could not read the client's envls settings: %s", err)
+        return
+    raw: Any = result[0] if result else None
+    if raw is not None:
+        server.apply_settings(parse_settings(raw, server.settings))
+        _refresh_all(server)
+
+
+def _refresh_all(server: EnvlsServer) -> None:
+    if server.pull_diagnostics:
+        workspace_caps = server.client_capabilities.workspace
+        if workspace_caps and workspace_caps.diagnostics and workspace_caps.diagnostics.refresh_support:
+            server.workspace_diagnostic_refresh(None)
+        return
+    for uri in list(server.workspace.text_documents):
+        diagnostics.schedule(server, uri)
+
+
+async def _on_change_configuration(server: EnvlsServer, params: types.DidChangeConfigurationParams) -> None:
+    if isinstance(params.settings, dict) and params.settings:
+        server.apply_settings(parse_settings(params.settings, server.settings))
+        _refresh_all(server)
+    else:
+        await _pull_configuration(server)
+
+
+def _on_open(server: EnvlsServer, params: types.DidOpenTextDocumentParams) -> None:
+    diagnostics.schedule(server, params.text_document.uri)
+
+
+def _on_change(server: EnvlsServer, params: types.DidChangeTextDocumentParams) -> None:
+    diagnostics.schedule(server, params.text_document.uri)
+
+
+def _on_save(server: EnvlsServer, params: types.DidSaveTextDocumentParams) -> None:
+    diagnostics.schedule(server, params.text_document.uri)
+
+
+def _on_close(server: EnvlsServer, params: types.DidCloseTextDocumentParams) -> None:
+    diagnostics.clear(server, params.text_document.uri)
+
+
+def _on_shutdown(server: EnvlsServer, params: None) -> None:
+    server.analysis_pool.shutdown(wait=False, cancel_futures=True)
+
+
+# The whole surface of the server, in one table: method, options, handler.
+FEATURES: list[tuple[str, Any, Any]] = [
+    (types.INITIALIZE, None, _on_initialize),
+    (types.INITIALIZED, None, _on_initialized),
+    (types.WORKSPACE_DID_CHANGE_CONFIGURATION, None, _on_change_configuration),
+    (types.TEXT_DOCUMENT_DID_OPEN, None, _on_open),
+    (types.TEXT_DOCUMENT_DID_CHANGE, None, _on_change),
+    (types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False), _on_save),
+    (types.TEXT_DOCUMENT_DID_CLOSE, None, _on_close),
+    (types.SHUTDOWN, None, _on_shutdown),
+    (types.TEXT_DOCUMENT_DIAGNOSTIC,
+     types.DiagnosticOptions(identifier="envls", inter_file_dependencies=False, workspace_diagnostics=False),
+     diagnostics.pull),
+    (types.TEXT_DOCUMENT_COMPLETION,
+     types.CompletionOptions(trigger_characters=["-", " ", ":", "="], resolve_provider=False), features.completion),
+    (types.TEXT_DOCUMENT_HOVER, None, features.hover),
+    (types.TEXT_DOCUMENT_CODE_ACTION,
+     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]), features.code_actions),
+    (types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, None, features.document_symbols),
+]
+
+
+def create_server() -> EnvlsServer:
+    server = EnvlsServer()
+    for method, options, handler in FEATURES:
+        server.feature(method, options)(handler)
+    return server
+
+
+def serve() -> None:
+    """Run the server on stdin/stdout until the client says exit."""
+    create_server().start_io()

@@ -1,0 +1,66 @@
+"""Typed settings: from `initializationOptions` and the `envls` section of `workspace/configuration`.
+
+A bad value is reported and ignored; the default stays in force (jedi-language-server's way).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from envls.core.analysis import AnalysisOptions
+
+log = logging.getLogger(__name__)
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option envls reads, with its default. The README documents each one."""
+
+    disable: tuple[str, ...] = ()
+    log_level: str = "info"
+    trusted: bool = True
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+    def analysis_options(self) -> AnalysisOptions:
+        return AnalysisOptions(disabled_codes=frozenset(self.disable))
+
+
+_ALIASES = {"logLevel": "log_level", "disabledCodes": "disable"}
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> Settings:
+    """Settings from a client's JSON value; problems are collected in ``Settings.problems``."""
+    base = base or Settings()
+    if raw is None:
+        return dataclasses.replace(base, problems=())
+    if not isinstance(raw, dict):
+        return dataclasses.replace(base, problems=(f"envls settings must be an object, not {type(raw).__name__}",))
+    if isinstance(raw.get("envls"), dict):
+        raw = raw["envls"]
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        name = _ALIASES.get(key, key)
+        if name == "disable":
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                values["disable"] = tuple(value)
+            else:
+                problems.append(f"envls.{key} must be a list of diagnostic codes; ignored")
+        elif name == "log_level":
+            if isinstance(value, str) and value.lower() in _LOG_LEVELS:
+                values["log_level"] = value.lower()
+            else:
+                problems.append(f"envls.{key} must be one of {', '.join(_LOG_LEVELS)}; ignored")
+        elif name == "trusted":
+            if isinstance(value, bool):
+                values["trusted"] = value
+            else:
+                problems.append(f"envls.{key} must be true or false; ignored")
+        else:
+            log.debug("ignoring unknown setting envls.%s", key)
+    return dataclasses.replace(base, **values, problems=tuple(problems))
