@@ -19,7 +19,7 @@ from envls.core.schema import validate
 
 log = logging.getLogger(__name__)
 
-_SUPPRESS = re.compile(r"(?:^|\s)#\s*envls:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_,\s-]+)")
+_SUPPRESS = re.compile(r"(?:^|[ \t])#[ \t]*envls:[ \t]*(disable|disable-file)[ \t]*=[ \t]*([A-Za-z0-9_,-]+(?:[ \t]*,[ \t]*[A-Za-z0-9_-]+)*)")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _structure(document: Document, environment: Environment) -> Iterable[Finding
     for problem in validate(root):
         if problem.unknown_key:
             yield unknown_keys(environment, problem.node, problem.message)
-        elif not document.recovered:
+        elif not document.problems:
             yield Finding("schema", Severity.ERROR, problem.message, Span(problem.node.start, problem.node.end))
 
 

@@ -25,7 +25,7 @@ _FILE_OPTIONS: dict[str, bool] = {
     "--config-settings": True, "--global-option": True, "--install-option": True, "--hash": True,
     "--no-deps": False, "--upgrade": False, "-U": False, "--no-build-isolation": False,
 }
-_REQUIREMENT_OPTION = re.compile(r"\s+(--hash|--global-option|--install-option|--config-settings)(=|\s+)\S+")
+_OPTIONS_START = re.compile(r"(^|\s)-")
 _VCS = re.compile(r"^(git|hg|svn|bzr)\+[a-z]+://", re.IGNORECASE)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _SINGLE_EQUALS = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?)\s*=\s*(?P<version>[0-9][^=<>!~;\s]*)(?P<rest>.*)$")
@@ -75,7 +75,13 @@ def parse_pip_line(text: str) -> PipLine:
         return PipLine(text, "invalid", error="empty pip line")
     if line.startswith("-"):
         return _option(line)
-    bare = _REQUIREMENT_OPTION.sub("", line).strip()
+    # As pip does: the requirement is what comes before the first option on the line.
+    split = _OPTIONS_START.search(line)
+    bare, options = (line[: split.start()].strip(), line[split.start():].strip()) if split else (line, "")
+    for option in re.split(r"\s+(?=-)", options) if options else ():
+        checked = _option(option)
+        if checked.kind == "invalid":
+            return checked
     if _VCS.match(bare) or _URL.match(bare):
         egg = re.search(r"[#&]egg=([A-Za-z0-9._-]+)", bare)
         return PipLine(text, "url", name=egg.group(1) if egg else None, argument=bare)
