@@ -1,0 +1,1 @@
+"""Channel sources: conda's configuration files and how channel names become URLs."""

@@ -1,0 +1,110 @@
+"""Build the ChannelFacts snapshot for one environment file from the channel store.
+
+Loads the file's channels for its target platforms (and noarch), the records of the packages
+it names, and, only when a package is missing, the names of the user's other channels so
+that the message can say where it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from rattler import Platform
+
+from envls.channels.store import ChannelStore, SubdirInfo
+from envls.core.channel_facts import ChannelFacts, ChannelState
+from envls.core.environment import Environment
+from envls.core.specs import parse_spec
+
+
+class Resolved(Protocol):
+    given: str
+    name: str
+    urls: tuple[str, ...]
+
+
+def host_subdir() -> str:
+    return str(Platform.current())
+
+
+def target_platforms(env: Environment, configured: Sequence[str] = ()) -> tuple[str, ...]:
+    """The file's `platforms:`, else the configured ones, else the host's subdir."""
+    from_file = tuple(e.text.strip() for e in env.platforms if e.text.strip() and e.text.strip() != "noarch")
+    if from_file:
+        return from_file
+    if configured:
+        return tuple(configured)
+    return (host_subdir(),)
+
+
+def _state(resolved: Resolved, infos: Sequence[SubdirInfo]) -> ChannelState:
+    if not infos:
+        return ChannelState(resolved.given, resolved.name, resolved.urls, "unreachable", "no data")
+    unreachable = [i for i in infos if i.state == "unreachable"]
+    if unreachable:
+        return ChannelState(resolved.given, resolved.name, resolved.urls, "unreachable", unreachable[0].detail)
+    # A channel always has noarch (an empty one at least); a platform subdir it lacks reads as empty.
+    if all(i.state == "missing" for i in infos) or any(i.state == "missing" and i.subdir == "noarch" for i in infos):
+        return ChannelState(resolved.given, resolved.name, resolved.urls, "missing", "no repodata")
+    cached = [i for i in infos if i.from_cache]
+    if cached:
+        stamps = [i.fetched_at for i in cached if i.fetched_at is not None]
+        age = max(0.0, _now() - min(stamps)) if stamps else None
+        return ChannelState(resolved.given, resolved.name, resolved.urls, "ok", cached[0].detail, from_cache_age=age)
+    return ChannelState(resolved.given, resolved.name, resolved.urls, "ok")
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def spec_names(env: Environment) -> set[str]:
+    names = set()
+    for entry in env.conda:
+        parsed = parse_spec(entry.text)
+        if parsed.name and not parsed.name.startswith("__"):
+            names.add(parsed.name)
+    return names
+
+
+async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resolved], others: Sequence[Resolved],
+                 platforms: Sequence[str], qualified: Sequence[Resolved] = ()) -> ChannelFacts:
+    """Facts for ``env``: ``channels`` are the file's, ``qualified`` those named in `channel::package`
+    specs, ``others`` the user's configured channels that the file does not use."""
+    subdirs = [*platforms, "noarch"]
+    states: list[ChannelState] = []
+    other_states: list[ChannelState] = []
+    records: dict[str, list[Any]] = {}
+    names_by_channel: dict[str, frozenset[str]] = {}
+    wanted = spec_names(env)
+
+    async def one(resolved: Resolved, into: list[ChannelState]) -> None:
+        infos = await store.load(resolved.urls, subdirs)
+        into.append(_state(resolved, infos))
+        names_by_channel[resolved.name] = frozenset().union(*(i.names for i in infos))
+        for info in infos:
+            if info.state != "ok":
+                continue
+            found = await store.records(info.url, info.subdir, wanted & info.names)
+            for name, recs in found.items():
+                records.setdefault(name, []).extend(recs)
+
+    await asyncio.gather(*(one(c, states) for c in channels), *(one(c, other_states) for c in qualified))
+    order = {c.given: i for i, c in enumerate(channels)}
+    states.sort(key=lambda s: order.get(s.given, 0))
+    if wanted - set(records):
+        for resolved in others:
+            infos = await store.load(resolved.urls, subdirs)
+            other_states.append(_state(resolved, infos))
+            names_by_channel[resolved.name] = frozenset().union(*(i.names for i in infos))
+    return ChannelFacts(
+        channels=tuple(states),
+        platforms=tuple(platforms),
+        records={k: tuple(v) for k, v in records.items()},
+        names=names_by_channel,
+        other_channels=tuple(other_states),
+    )

@@ -1,0 +1,199 @@
+"""Channel repodata through py-rattler's gateway: fetching, the on-disk cache, offline use, and freshness.
+
+The store answers per (channel URL, subdir): does it exist, which package names it has, and the
+records of given names. HTTP caching, zstd/bz2 and CEP-16 shards are the gateway's; this module
+adds what an editor needs on top: failures classified (missing vs unreachable), the cached data
+used when a channel cannot be reached (with its age), and a refresh once data is older than a
+configurable age. Nothing here blocks a keystroke: callers await it from background tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from rattler import Channel, Client, Gateway, SourceConfig
+from rattler.exceptions import GatewayError
+
+log = logging.getLogger(__name__)
+
+SubdirState = Literal["ok", "missing", "unreachable"]
+
+
+def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
+    """The user's cache folder for envls (XDG_CACHE_HOME honoured; LOCALAPPDATA on Windows)."""
+    env = environ if environ is not None else dict(os.environ)
+    if env.get("ENVLS_CACHE_DIR"):
+        return Path(env["ENVLS_CACHE_DIR"])
+    if os.name == "nt" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "envls" / "cache"
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "envls"
+
+
+@dataclass(frozen=True)
+class SubdirInfo:
+    url: str
+    subdir: str
+    state: SubdirState
+    names: frozenset[str] = frozenset()
+    detail: str = ""
+    fetched_at: float | None = None  # when the data in use was fetched
+    from_cache: bool = False  # True when the network failed and the cache answered
+
+
+def _classify(err: BaseException) -> tuple[SubdirState, str]:
+    text = str(err)
+    lowered = text.lower()
+    if "404" in text or "could not find subdir" in lowered or "not found" in lowered:
+        return "missing", "no repodata"
+    for marker, words in (("connection refused", "connection refused"), ("timed out", "timed out"),
+                          ("dns", "name not resolved"), ("500", "server error 500"), ("502", "server error 502"),
+                          ("503", "server error 503"), ("decode", "invalid repodata"), ("json", "invalid repodata"),
+                          ("eof", "truncated repodata")):
+        if marker in lowered:
+            return "unreachable", words
+    first = text.splitlines()[0] if text else type(err).__name__
+    return "unreachable", first[:160]
+
+
+class ChannelStore:
+    """Repodata for the channels envls checks against, shared by every open document."""
+
+    def __init__(self, cache_dir: Path | None = None, refresh_after: float = 6 * 3600, timeout: float = 20.0) -> None:
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.refresh_after = refresh_after
+        self.timeout = timeout
+        client = Client(timeout=int(max(1, timeout)))
+        self.gateway = Gateway(cache_dir=self.cache_dir / "rattler", client=client,
+                               default_config=SourceConfig(cache_action="cache-or-fetch"))
+        self.offline = Gateway(cache_dir=self.cache_dir / "rattler", client=client,
+                               default_config=SourceConfig(cache_action="force-cache-only"))
+        self._subdirs: dict[tuple[str, str], SubdirInfo] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future[SubdirInfo]] = {}
+        self._records: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        self._stamps_path = self.cache_dir / "fetched.json"
+        self._stamps = self._read_stamps()
+
+    # -- freshness bookkeeping -------------------------------------------------------------
+
+    def _read_stamps(self) -> dict[str, float]:
+        try:
+            data = json.loads(self._stamps_path.read_text(encoding="utf-8"))
+            return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def _stamp(self, url: str, subdir: str) -> None:
+        self._stamps[f"{url}|{subdir}"] = time.time()
+        try:
+            tmp = self._stamps_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._stamps), encoding="utf-8")
+            tmp.replace(self._stamps_path)
+        except OSError as err:
+            log.debug("cannot write %s: %s", self._stamps_path, err)
+
+    def fetched_at(self, url: str, subdir: str) -> float | None:
+        return self._stamps.get(f"{url}|{subdir}")
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def known(self, url: str, subdir: str) -> SubdirInfo | None:
+        """What is already loaded, without any I/O."""
+        return self._subdirs.get((url, subdir))
+
+    async def subdir(self, url: str, subdir: str) -> SubdirInfo:
+        """Load a subdir's package names (fetching or from the cache); concurrent callers share one load."""
+        key = (url, subdir)
+        info = self._subdirs.get(key)
+        if info is not None and not self._stale(info):
+            return info
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await pending
+        future: asyncio.Future[SubdirInfo] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            info = await self._load(url, subdir, refresh=info is not None)
+            self._subdirs[key] = info
+            future.set_result(info)
+            return info
+        except BaseException as err:
+            future.set_exception(err)
+            future.exception()  # mark retrieved: awaiting callers see it, the loop does not log it
+            raise
+        finally:
+            self._loading.pop(key, None)
+
+    def _stale(self, info: SubdirInfo) -> bool:
+        if info.state == "missing":
+            return False
+        if info.state == "unreachable" or info.from_cache:
+            return info.fetched_at is None or time.time() - info.fetched_at > 60
+        return info.fetched_at is not None and time.time() - info.fetched_at > self.refresh_after
+
+    async def _load(self, url: str, subdir: str, refresh: bool) -> SubdirInfo:
+        channel = Channel(url)
+        if refresh:
+            self.gateway.clear_repodata_cache(channel, [_subdir(subdir)])
+            self._records = {k: v for k, v in self._records.items() if k[:2] != (url, subdir)}
+        try:
+            result = await asyncio.wait_for(self.gateway.names([channel], [_subdir(subdir)]), self.timeout)
+        except (GatewayError, asyncio.TimeoutError, OSError) as err:
+            state, detail = _classify(err) if not isinstance(err, asyncio.TimeoutError) else ("unreachable", "timed out")
+            if state == "missing":
+                return SubdirInfo(url, subdir, "missing", detail=detail, fetched_at=time.time())
+            log.info("channel %s/%s unreachable: %s", url, subdir, detail)
+            return await self._from_cache(url, subdir, detail)
+        self._stamp(url, subdir)
+        return SubdirInfo(url, subdir, "ok", frozenset(n.normalized for n in result), fetched_at=time.time())
+
+    async def _from_cache(self, url: str, subdir: str, detail: str) -> SubdirInfo:
+        try:
+            result = await asyncio.wait_for(self.offline.names([Channel(url)], [_subdir(subdir)]), self.timeout)
+        except (GatewayError, asyncio.TimeoutError, OSError):
+            return SubdirInfo(url, subdir, "unreachable", detail=detail, fetched_at=time.time())
+        names = frozenset(n.normalized for n in result)
+        stamp = self.fetched_at(url, subdir)
+        return SubdirInfo(url, subdir, "ok", names, detail=detail, fetched_at=stamp or time.time(), from_cache=True)
+
+    async def records(self, url: str, subdir: str, names: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """The records of ``names`` in one loaded subdir (names it does not have give nothing)."""
+        info = await self.subdir(url, subdir)
+        if info.state != "ok":
+            return {}
+        wanted = sorted({n for n in names if n in info.names})
+        missing = [n for n in wanted if (url, subdir, n) not in self._records]
+        if missing:
+            gateway = self.offline if info.from_cache else self.gateway
+            try:
+                result = await asyncio.wait_for(
+                    gateway.query([Channel(url)], [_subdir(subdir)], missing, recursive=False), self.timeout)
+            except (GatewayError, asyncio.TimeoutError, OSError) as err:
+                log.info("loading %s from %s/%s failed: %s", missing, url, subdir, err)
+                return {n: self._records[(url, subdir, n)] for n in wanted if (url, subdir, n) in self._records}
+            found: dict[str, list[Any]] = {n: [] for n in missing}
+            for group in result:
+                for record in group:
+                    found.setdefault(record.name.normalized, []).append(record)
+            for name, recs in found.items():
+                self._records[(url, subdir, name)] = tuple(recs)
+        return {n: self._records[(url, subdir, n)] for n in wanted if (url, subdir, n) in self._records}
+
+    async def load(self, urls: Sequence[str], subdirs: Sequence[str]) -> list[SubdirInfo]:
+        """Load every (url, subdir) at once."""
+        pairs = [(u, s) for u in urls for s in subdirs]
+        return list(await asyncio.gather(*(self.subdir(u, s) for u, s in pairs)))
+
+
+def _subdir(name: str) -> Any:
+    """A subdir name as py-rattler's typed API takes it (its stubs list the known names as literals)."""
+    return name
