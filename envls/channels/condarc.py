@@ -1,0 +1,445 @@
+"""Conda's configuration and channel names, as conda reads them.
+
+This module owns the `.condarc` search path, reading and merging those files into one `CondaConfig`
+the way conda's `Configuration` does (file I/O, never network), and turning the channels an
+environment file names into the URLs conda would fetch from.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import stat
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PureWindowsPath
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+from rattler import Channel, ChannelConfig, Subdir
+
+DEFAULTS = "defaults"
+
+# conda's own system-wide folders; read only when describing the real machine (see `load_config`).
+SYSTEM_CONFIG_DIRS: tuple[Path, ...] = (
+    (Path("C:/ProgramData/conda"),) if sys.platform == "win32" else (Path("/etc/conda"), Path("/var/lib/conda"))
+)
+
+_YAML_SUFFIXES = (".yml", ".yaml")
+_CONDARC_NAMES = (".condarc", "condarc")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_VARIABLE = re.compile(r"\$(\w+)|\$\{([^}]*)\}")
+
+
+def _empty_map() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class CondaConfig:
+    """The merged configuration; the field defaults are what conda uses when nothing is configured."""
+
+    channel_alias: str | None = None
+    default_channels: tuple[str, ...] | None = None
+    custom_channels: Mapping[str, str] = field(default_factory=_empty_map, hash=False)
+    custom_multichannels: Mapping[str, tuple[str, ...]] = field(default_factory=_empty_map, hash=False)
+    channels: tuple[str, ...] = (DEFAULTS,)
+    # Only the configured folders: conda appends its fixed ones (`<root>/envs`, `~/.conda/envs`, ...) itself.
+    envs_dirs: tuple[str, ...] = ()
+    pkgs_dirs: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def condarc_paths(
+    environ: Mapping[str, str],
+    home: Path,
+    conda_root: Path | None = None,
+    system_dirs: Sequence[Path] = (),
+) -> list[Path]:
+    """conda's search path, lowest priority first, without touching the disk.
+
+    Entries named `condarc.d` are folders whose `*.yml` / `*.yaml` files are read in name order;
+    `load_config` tells files from folders and skips what does not exist.
+    """
+    root = conda_root if conda_root is not None else conda_root_from(environ)
+    xdg = environ.get("XDG_CONFIG_HOME") or str(home / ".config")
+    folders: list[Path] = [*system_dirs]
+    if root is not None:
+        folders.append(root)
+    folders += [Path(xdg) / "conda", home / ".config" / "conda"]
+    paths = [path for folder in folders for path in _three(folder)]
+    paths += [home / ".conda" / ".condarc", home / ".conda" / "condarc", home / ".conda" / "condarc.d"]
+    paths.append(home / ".condarc")
+    if environ.get("CONDA_PREFIX"):
+        paths += _three(Path(environ["CONDA_PREFIX"]))
+    if environ.get("CONDARC"):
+        paths.append(Path(environ["CONDARC"]))
+    # XDG_CONFIG_HOME usually is ~/.config, which conda lists twice; a file is read once, at its first place.
+    return list(dict.fromkeys(paths))
+
+
+def _three(folder: Path) -> list[Path]:
+    return [folder / ".condarc", folder / "condarc", folder / "condarc.d"]
+
+
+def conda_root_from(environ: Mapping[str, str]) -> Path | None:
+    """The base installation: `CONDA_EXE` is `<root>/bin/conda` (`<root>\\Scripts\\conda.exe` on Windows)."""
+    if environ.get("CONDA_EXE"):
+        return Path(environ["CONDA_EXE"]).parent.parent
+    if environ.get("MAMBA_ROOT_PREFIX"):
+        return Path(environ["MAMBA_ROOT_PREFIX"])
+    return None
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    conda_root: Path | None = None,
+    system_dirs: Sequence[Path] | None = None,
+) -> CondaConfig:
+    """Read and merge every configuration file on the search path, then conda's `CONDA_*` variables.
+
+    Never raises for a bad file: it is named in `problems` and skipped. `system_dirs=None` reads
+    `SYSTEM_CONFIG_DIRS` only when `environ` is None too, so a test that passes its own environment
+    never picks up the machine's `/etc/conda`.
+    """
+    if system_dirs is None:
+        system_dirs = SYSTEM_CONFIG_DIRS if environ is None else ()
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    home = home if home is not None else Path(os.path.expanduser("~"))
+    layers: list[dict[str, Any]] = []
+    sources: list[str] = []
+    problems: list[str] = []
+    for candidate in condarc_paths(env, home, conda_root, system_dirs):
+        for path in _files_at(candidate, is_condarc_variable=candidate == _condarc_variable(env), problems=problems):
+            layer = _read_layer(path, problems)
+            if layer is not None:
+                layers.append(layer)
+                sources.append(str(path))
+    layers.append(_environment_layer(env))
+    return _merge(layers, env, home, tuple(sources), tuple(problems))
+
+
+def _condarc_variable(environ: Mapping[str, str]) -> Path | None:
+    return Path(environ["CONDARC"]) if environ.get("CONDARC") else None
+
+
+def _files_at(candidate: Path, *, is_condarc_variable: bool, problems: list[str]) -> list[Path]:
+    """The files one search-path entry stands for: itself, a folder's YAML files, or nothing."""
+    try:
+        mode = candidate.stat().st_mode
+    except OSError:
+        # Like conda: whatever cannot be looked at (missing, or behind a folder we may not enter) is not there.
+        return []
+    if stat.S_ISDIR(mode):
+        try:
+            return sorted(p for p in candidate.iterdir() if p.suffix in _YAML_SUFFIXES and p.is_file())
+        except OSError as error:
+            problems.append(f"{candidate}: cannot list the folder: {error.strerror or error}")
+            return []
+    if not stat.S_ISREG(mode):
+        return []
+    if is_condarc_variable and candidate.name not in _CONDARC_NAMES and candidate.suffix not in _YAML_SUFFIXES:
+        # conda refuses such a CONDARC; saying so beats silently ignoring the user's setting.
+        problems.append(f"{candidate}: CONDARC must name a file called .condarc or condarc, or ending in .yml or .yaml")
+        return []
+    return [candidate]
+
+
+def _read_layer(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    """One file's recognised keys, type-checked; None when the file cannot be used at all."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        problems.append(f"{path}: cannot read: {reason}")
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problems.append(f"{path}: invalid YAML: {_yaml_reason(error)}")
+        return None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path}: the top level is not a mapping")
+        return None
+    return _layer_from(data, f"{path}", problems)
+
+
+def _yaml_reason(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else str(problem)
+
+
+def _layer_from(data: Mapping[Any, Any], source: str, problems: list[str]) -> dict[str, Any]:
+    """Pick the keys envls uses, under conda's names and aliases, dropping values of the wrong type."""
+    layer: dict[str, Any] = {}
+
+    def bad(key: str, expected: str) -> None:
+        problems.append(f"{source}: '{key}' should be {expected}; ignored")
+
+    for key, aliases in (("channels", ("channels", "channel")), ("default_channels", ("default_channels",)),
+                         ("envs_dirs", ("envs_dirs", "envs_path")), ("pkgs_dirs", ("pkgs_dirs",))):
+        for alias in aliases:
+            if alias in data:
+                items = _strings(data[alias])
+                if items is None:
+                    bad(alias, "a list of strings")
+                else:
+                    layer[key] = items
+                break
+    if data.get("channel_alias") is not None:
+        value = data["channel_alias"]
+        if not isinstance(value, str) or not _SCHEME.match(value.strip()):
+            bad("channel_alias", "a URL with a scheme, like http://host/path")
+        else:
+            layer["channel_alias"] = value.strip()
+    if data.get("custom_channels") is not None:
+        raw = data["custom_channels"]
+        if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+            bad("custom_channels", "a mapping of channel names to URLs")
+        else:
+            layer["custom_channels"] = {str(k).strip("/"): v.strip() for k, v in raw.items()}
+    if data.get("custom_multichannels") is not None:
+        raw = data["custom_multichannels"]
+        members = {str(k): _strings(v) for k, v in raw.items()} if isinstance(raw, dict) else None
+        if members is None or any(v is None for v in members.values()):
+            bad("custom_multichannels", "a mapping of names to lists of channels")
+        else:
+            layer["custom_multichannels"] = members
+    return layer
+
+
+def _strings(value: Any) -> list[str] | None:
+    """A YAML list as strings (conda accepts numbers here), or None when it is not a list."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or any(isinstance(item, (dict, list)) for item in value):
+        return None
+    return [str(item).strip() for item in value if item is not None and str(item).strip()]
+
+
+def _environment_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    """conda's `CONDA_<KEY>` variables, which rank above every file."""
+    layer: dict[str, Any] = {}
+
+    def split(name: str, delimiter: str) -> list[str] | None:
+        raw = environ.get(name)
+        return None if not raw else [part.strip() for part in raw.split(delimiter) if part.strip()]
+
+    for key, name, delimiter in (("channels", "CONDA_CHANNELS", ","), ("default_channels", "CONDA_DEFAULT_CHANNELS", ","),
+                                 ("envs_dirs", "CONDA_ENVS_DIRS", os.pathsep), ("envs_dirs", "CONDA_ENVS_PATH", os.pathsep),
+                                 ("pkgs_dirs", "CONDA_PKGS_DIRS", ",")):
+        items = split(name, delimiter)
+        if items is not None and key not in layer:
+            layer[key] = items
+    alias = environ.get("CONDA_CHANNEL_ALIAS", "").strip()
+    if _SCHEME.match(alias):
+        layer["channel_alias"] = alias
+    return layer
+
+
+def _merge(layers: list[dict[str, Any]], environ: Mapping[str, str], home: Path,
+           sources: tuple[str, ...], problems: tuple[str, ...]) -> CondaConfig:
+    """conda's rules: a scalar from the last layer wins; lists concatenate, the last layer's items first."""
+
+    def expand(text: str) -> str:
+        return _expand_variables(text, environ)
+
+    def merged_list(key: str) -> tuple[str, ...] | None:
+        found = [layer[key] for layer in layers if key in layer]
+        return None if not found else _merge_lists(found)
+
+    alias = next((layer["channel_alias"] for layer in reversed(layers) if "channel_alias" in layer), None)
+    default_channels = merged_list("default_channels")
+    channels = merged_list("channels")
+    custom_channels: dict[str, str] = {}
+    multi_parts: dict[str, list[list[str]]] = {}
+    for layer in layers:
+        custom_channels.update(layer.get("custom_channels", {}))
+        for name, members in layer.get("custom_multichannels", {}).items():
+            multi_parts.setdefault(name, []).append(members)
+    return CondaConfig(
+        channel_alias=expand(alias) if alias is not None else None,
+        default_channels=tuple(map(expand, default_channels)) if default_channels is not None else None,
+        custom_channels=MappingProxyType({name: expand(url) for name, url in custom_channels.items()}),
+        custom_multichannels=MappingProxyType(
+            {name: tuple(map(expand, _merge_lists(parts))) for name, parts in multi_parts.items()}),
+        # An explicit `channels: []` is a setting too: conda then has no channels of its own to add.
+        channels=tuple(map(expand, channels)) if channels is not None else (DEFAULTS,),
+        envs_dirs=tuple(_expand_folder(expand(d), home) for d in merged_list("envs_dirs") or ()),
+        pkgs_dirs=tuple(_expand_folder(expand(d), home) for d in merged_list("pkgs_dirs") or ()),
+        sources=sources,
+        problems=problems,
+    )
+
+
+def _merge_lists(lists: Sequence[Sequence[str]]) -> tuple[str, ...]:
+    # conda walks the sources from the highest priority down and keeps each item's first appearance,
+    # so `channels: [conda-forge]` in ~/.condarc lands before the installation's `channels: [defaults]`.
+    return tuple(dict.fromkeys(item for items in reversed(lists) for item in items))
+
+
+def _expand_variables(text: str, environ: Mapping[str, str]) -> str:
+    """`$NAME` and `${NAME}` from `environ`, unknown ones left as written (as `os.path.expandvars` does)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return environ.get(name, match.group(0))
+
+    return _VARIABLE.sub(value, text)
+
+
+def _expand_folder(text: str, home: Path) -> str:
+    if text == "~" or text.startswith(("~/", "~\\")):
+        return str(home / text[2:]) if len(text) > 1 else str(home)
+    return text
+
+
+# -- Channel names to URLs ------------------------------------------------------------------------
+
+NODEFAULTS = "nodefaults"
+# When `default_channels` is not configured, `defaults` stands for these names under the channel alias.
+DEFAULT_CHANNEL_NAMES = ("main", "r")
+ChannelKind = Literal["name", "url", "path", "multichannel", "defaults"]
+
+# conda's `is_path`: ./x, ..x, ~x, /x, C:\x or C:/x, and UNC paths; plus the bare "." and ".\x".
+_PATH = re.compile(r"^(\./|\.\.|~|/|[A-Za-z]:[/\\]|\\\\|\.\\|\.$)")
+_WINDOWS_PATH = re.compile(r"^([A-Za-z]:[/\\]|\\\\)")
+_TOKEN = re.compile(r"/t/[A-Za-z0-9-]+(?=/|$)")
+_CREDENTIALS = re.compile(r"(?<=://)[^/@]*@")
+
+
+@dataclass(frozen=True)
+class ResolvedChannel:
+    given: str
+    name: str
+    urls: tuple[str, ...]
+    kind: ChannelKind
+    # A subdir written after the channel (`conda-forge/linux-64`, `https://host/ch/noarch`) limits it to that subdir.
+    platform: str | None = None
+
+
+@functools.cache
+def default_channel_alias() -> str:
+    """py-rattler's channel alias (the same as conda's), read off the URL it builds for a name."""
+    probe = "envls-probe"
+    return Channel(probe).base_url.rstrip("/").removesuffix(probe).rstrip("/")
+
+
+def effective_channel_alias(config: CondaConfig) -> str:
+    return (config.channel_alias or default_channel_alias()).rstrip("/")
+
+
+def resolve_channel(given: str, config: CondaConfig, root_dir: Path | None = None) -> ResolvedChannel:
+    """One channel as conda reads it: a URL, a local path, a multichannel, or a name under an alias."""
+    text = given.strip()
+    if _SCHEME.match(text):
+        base, platform = _split_platform(text.rstrip("/"))
+        if text.lower().startswith("file:"):
+            return ResolvedChannel(given, base, (base,), "path", platform)
+        return ResolvedChannel(given, _canonical_name(base, config), (base,), "url", platform)
+    if _PATH.match(text):
+        base, platform = _split_platform(_path_url(text, root_dir))
+        return ResolvedChannel(given, base, (base,), "path", platform)
+    name, platform = _split_platform(text.strip("/"))
+    if name == DEFAULTS:
+        # conda reserves the name: a custom multichannel called `defaults` does not replace it.
+        members = config.default_channels if config.default_channels is not None else DEFAULT_CHANNEL_NAMES
+        return ResolvedChannel(given, DEFAULTS, _member_urls(members, config, root_dir), "defaults", platform)
+    if name in config.custom_multichannels:
+        members = config.custom_multichannels[name]
+        return ResolvedChannel(given, name, _member_urls(members, config, root_dir), "multichannel", platform)
+    return ResolvedChannel(given, name, (_name_url(name, config),), "name", platform)
+
+
+def effective_channels(
+    file_channels: Sequence[str] | None, config: CondaConfig, root_dir: Path | None = None
+) -> list[ResolvedChannel]:
+    """The channels `conda env create` searches for a file that lists `file_channels`, highest priority first.
+
+    As conda does: the file's channels, then the configured `channels` unless the file lists `nodefaults`
+    (which is not a channel). A URL already searched through an earlier channel is not searched again.
+    """
+    written = [text for text in file_channels or () if text.strip() != NODEFAULTS]
+    nodefaults = len(written) < len(file_channels or ())
+    result: list[ResolvedChannel] = []
+    seen: set[str] = set()
+    for text in written if nodefaults else [*written, *config.channels]:
+        channel = resolve_channel(text, config, root_dir)
+        fresh = tuple(url for url in channel.urls if url not in seen)
+        if not fresh:
+            continue
+        seen.update(fresh)
+        result.append(channel if fresh == channel.urls else replace(channel, urls=fresh))
+    return result
+
+
+def _name_url(name: str, config: CondaConfig) -> str:
+    # conda tries the whole name, then drops path segments from the end: `pkgs/main/x` can match `pkgs/main`.
+    parts = name.split("/")
+    for end in range(len(parts), 0, -1):
+        base = config.custom_channels.get("/".join(parts[:end]))
+        if base is not None:
+            return f"{base.rstrip('/')}/{name}"
+    return f"{effective_channel_alias(config)}/{name}"
+
+
+def _member_urls(members: Sequence[str], config: CondaConfig, root_dir: Path | None) -> tuple[str, ...]:
+    """Members of `defaults` or a custom multichannel: conda puts their names under the alias only."""
+    urls: list[str] = []
+    for member in members:
+        text = member.strip()
+        if _SCHEME.match(text):
+            urls.append(text.rstrip("/"))
+        elif _PATH.match(text):
+            urls.append(_path_url(text, root_dir))
+        elif text.strip("/"):
+            urls.append(f"{effective_channel_alias(config)}/{text.strip('/')}")
+    return tuple(dict.fromkeys(urls))
+
+
+def _canonical_name(url: str, config: CondaConfig) -> str:
+    """conda's display name for a URL: the channel name when it sits under a custom channel or the alias."""
+    bare = _CREDENTIALS.sub("", _TOKEN.sub("", url, count=1), count=1)
+    for name in sorted(config.custom_channels, key=len, reverse=True):
+        base = f"{config.custom_channels[name].rstrip('/')}/{name}"
+        if bare == base or bare.startswith(base + "/"):
+            return name + bare[len(base):]
+    alias = _CREDENTIALS.sub("", effective_channel_alias(config), count=1)
+    return bare[len(alias) + 1:] if bare.startswith(alias + "/") else bare
+
+
+def _split_platform(text: str) -> tuple[str, str | None]:
+    head, _, last = text.rpartition("/")
+    if head and last in _known_subdirs():
+        return head.rstrip("/"), last
+    return text, None
+
+
+@functools.cache
+def _known_subdirs() -> frozenset[str]:
+    return frozenset(str(subdir) for subdir in Subdir.all())
+
+
+def _path_url(text: str, root_dir: Path | None) -> str:
+    """A local channel as a `file://` URL; relative paths count from `root_dir` (the environment file's folder)."""
+    root = root_dir if root_dir is not None else Path.cwd()
+    # py-rattler reads "." and "~" as channel names, and mangles UNC paths on POSIX: those take the fallback.
+    if text not in (".", "~") and not text.startswith("\\\\"):
+        try:
+            url = Channel(text, ChannelConfig(root_dir=str(root))).base_url
+        except Exception:  # py-rattler raises its own error types for text it cannot parse.
+            url = ""
+        if url.startswith("file://"):
+            return url.rstrip("/")
+    if _WINDOWS_PATH.match(text):
+        return PureWindowsPath(text).as_uri().rstrip("/")
+    path = Path(os.path.expanduser(text))
+    return Path(os.path.normpath(path if path.is_absolute() else root / path)).as_uri()
