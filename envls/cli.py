@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -11,7 +12,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from envls import __version__
-from envls.core.analysis import AnalysisOptions, analyze
+from envls.channels.condarc import load_config
+from envls.channels.service import ChannelService
+from envls.channels.store import ChannelStore
+from envls.core.analysis import Analysis, AnalysisOptions, analyze, with_channels
 from envls.core.files import decode, is_environment_file, is_yaml_name
 from envls.core.findings import Finding, Severity, Span
 
@@ -34,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="exit 1 when a finding is at least this severe (default: warning)")
     check.add_argument("--disable", action="append", default=[], metavar="CODE",
                        help="never report this code (repeatable, or comma-separated)")
+    check.add_argument("--platform", action="append", default=[], metavar="SUBDIR",
+                       help="target platform when the file has no `platforms:` (repeatable; default: this machine's)")
+    check.add_argument("--no-channels", action="store_true",
+                       help="skip the checks that need channel data (also ENVLS_CHANNEL_CHECKS=0)")
     return parser
 
 
@@ -51,14 +59,27 @@ def find_files(paths: Sequence[str]) -> Iterator[tuple[str, bool]]:
                     yield os.path.join(root, name), False
 
 
-def _check_file(path: str, options: AnalysisOptions, explicit: bool):  # type: ignore[no-untyped-def]
-    from envls.core.analysis import Analysis
+def _channel_service(args: argparse.Namespace) -> ChannelService | None:
+    from envls.lsp.settings import channel_checks_default
 
+    if args.no_channels or not channel_checks_default():
+        return None
+    config = load_config()
+    for problem in config.problems:
+        sys.stderr.write(f"envls: conda configuration: {problem}\n")
+    return ChannelService(config, ChannelStore(), platforms=args.platform)
+
+
+def _check_file(path: str, options: AnalysisOptions, explicit: bool,
+                service: ChannelService | None) -> tuple[Analysis, list[Finding]] | None:
     data = Path(path).read_bytes()
     text, bad_offset = decode(data)
     if not explicit and not is_environment_file(path, text):
         return None
-    analysis: Analysis = analyze(text, options)
+    analysis = analyze(text, options)
+    if service is not None and analysis.document.top is not None:
+        facts = asyncio.run(service.facts(analysis.environment, Path(path).resolve().parent))
+        analysis = with_channels(analysis, facts, options)
     findings = list(analysis.findings)
     if bad_offset is not None:
         findings.insert(0, Finding("yaml-syntax", Severity.ERROR,
@@ -78,9 +99,10 @@ def check(args: argparse.Namespace) -> int:
     worst: Severity | None = None
     unreadable = False
     report = []
+    service = _channel_service(args)
     for path, explicit in find_files(args.paths):
         try:
-            result = _check_file(path, options, explicit)
+            result = _check_file(path, options, explicit, service)
         except OSError as err:
             sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
             unreadable = True
@@ -117,7 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve()
         return 0
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="envls: %(levelname)s %(message)s")
-    return check(args)
+    code = check(args)
+    sys.stdout.flush()
+    # py-rattler's runtime threads can abort the interpreter at finalization; the work is done.
+    os._exit(code)
 
 
 if __name__ == "__main__":

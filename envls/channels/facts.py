@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from rattler import Platform
 
+from envls.channels.condarc import ResolvedChannel
 from envls.channels.store import ChannelStore, SubdirInfo
 from envls.core.channel_facts import ChannelFacts, ChannelState
 from envls.core.environment import Environment
 from envls.core.specs import parse_spec
-
-
-class Resolved(Protocol):
-    given: str
-    name: str
-    urls: tuple[str, ...]
 
 
 def host_subdir() -> str:
@@ -39,7 +34,7 @@ def target_platforms(env: Environment, configured: Sequence[str] = ()) -> tuple[
     return (host_subdir(),)
 
 
-def _state(resolved: Resolved, infos: Sequence[SubdirInfo]) -> ChannelState:
+def _state(resolved: ResolvedChannel, infos: Sequence[SubdirInfo]) -> ChannelState:
     if not infos:
         return ChannelState(resolved.given, resolved.name, resolved.urls, "unreachable", "no data")
     unreachable = [i for i in infos if i.state == "unreachable"]
@@ -71,8 +66,8 @@ def spec_names(env: Environment) -> set[str]:
     return names
 
 
-async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resolved], others: Sequence[Resolved],
-                 platforms: Sequence[str], qualified: Sequence[Resolved] = ()) -> ChannelFacts:
+async def gather(store: ChannelStore, env: Environment, channels: Sequence[ResolvedChannel], others: Sequence[ResolvedChannel],
+                 platforms: Sequence[str], qualified: Sequence[ResolvedChannel] = ()) -> ChannelFacts:
     """Facts for ``env``: ``channels`` are the file's, ``qualified`` those named in `channel::package`
     specs, ``others`` the user's configured channels that the file does not use."""
     subdirs = [*platforms, "noarch"]
@@ -82,7 +77,7 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
     names_by_channel: dict[str, frozenset[str]] = {}
     wanted = spec_names(env)
 
-    async def one(resolved: Resolved, into: list[ChannelState]) -> None:
+    async def one(resolved: ResolvedChannel, into: list[ChannelState]) -> None:
         infos = await store.load(resolved.urls, subdirs)
         into.append(_state(resolved, infos))
         names_by_channel[resolved.name] = frozenset().union(*(i.names for i in infos))
@@ -107,4 +102,5 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
         records={k: tuple(v) for k, v in records.items()},
         names=names_by_channel,
         other_channels=tuple(other_states),
+        loaded=frozenset(wanted),
     )

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from envls.core.channel_facts import ChannelFacts
+from envls.core.channel_rules import channel_findings
 from envls.core.document import Document, parse
 from envls.core.environment import Environment, environment_of
 from envls.core.findings import Finding, Severity, Span
@@ -50,6 +52,19 @@ def analyze(text: str, options: AnalysisOptions | None = None) -> Analysis:
     findings = _suppressed(document, findings, options)
     findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
     return Analysis(document, environment, tuple(findings))
+
+
+def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOptions | None = None) -> Analysis:
+    """The analysis with the channel stage added: every spec checked against the channels' data."""
+    options = options or AnalysisOptions()
+    try:
+        extra = channel_findings(analysis.environment, facts)
+    except Exception:
+        log.exception("envls: the channel stage failed")
+        return analysis
+    findings = [*analysis.findings, *_suppressed(analysis.document, extra, options)]
+    findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
+    return Analysis(analysis.document, analysis.environment, tuple(findings))
 
 
 def _syntax(document: Document, environment: Environment) -> Iterable[Finding]:

@@ -33,7 +33,14 @@ class ChannelFacts:
     platforms: tuple[str, ...]
     records: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     names: Mapping[str, frozenset[str]] = field(default_factory=dict)  # channel name -> package names
-    other_channels: tuple[ChannelState, ...] = ()  # configured channels the file does not use
+    other_channels: tuple[ChannelState, ...] = ()  # channels named in `channel::pkg` specs, and others
+    loaded: frozenset[str] = frozenset()  # package names whose records were asked for
+
+    def pending(self, name: str) -> bool:
+        """True when the channels have ``name`` but its records are not in this snapshot yet."""
+        if name in self.loaded:
+            return False
+        return any(name in names for names in self.names.values())
 
     def channel(self, name_or_url: str) -> ChannelState | None:
         key = name_or_url.rstrip("/")

@@ -131,6 +131,8 @@ def _record_channel_ok(record: Any, channels: Sequence[ChannelState]) -> bool:
 def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpec) -> Iterator[Finding]:
     name = parsed.name
     assert name is not None and parsed.spec is not None
+    if facts.pending(name):
+        return  # its records are still being loaded: the next snapshot checks it
     channels = _relevant_channels(facts, parsed)
     if any(c.state == "unreachable" for c in channels):
         return  # a channel it could come from was not reached: nothing true can be said about the package

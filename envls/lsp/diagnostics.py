@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from lsprotocol import types
 
@@ -18,13 +19,69 @@ log = logging.getLogger(__name__)
 
 
 def schedule(server: EnvlsServer, uri: str) -> None:
-    """(Re)start the analysis and publication for ``uri``."""
-    if server.pull_diagnostics:
-        return
+    """(Re)start the analysis and publication for ``uri``, then the channel stage when it needs data."""
     previous = server.pending.get(uri)
     if previous is not None and not previous.done():
         previous.cancel()
     server.pending[uri] = asyncio.ensure_future(_publish(server, uri))
+
+
+_PROGRESS_AFTER = 0.4  # seconds: loads faster than this show no progress
+
+
+def _refresh_channels(server: EnvlsServer, uri: str) -> None:
+    """Load the channel data this document needs in the background, then publish again."""
+    service = server.channel_service()
+    snap = server.snapshots.get(uri)
+    if service is None or snap is None or snap.analysis.document.top is None:
+        return
+    env = snap.analysis.environment
+    root = server.root_dir(uri)
+    if not service.needs_refresh(env, root):
+        return
+    running = server.channel_tasks.get(uri)
+    if running is not None and not running.done():
+        running.cancel()
+
+    async def load() -> None:
+        task = asyncio.ensure_future(service.facts(env, root))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=_PROGRESS_AFTER)
+            if not done:
+                await _with_progress(server, task)
+            task.result()
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        except Exception:
+            log.exception("loading channel data for %s failed", uri)
+            return
+        server.snapshots.pop(uri, None)
+        if server.pull_diagnostics:
+            _refresh_pull(server)
+        else:
+            schedule(server, uri)
+
+    server.channel_tasks[uri] = asyncio.ensure_future(load())
+
+
+async def _with_progress(server: EnvlsServer, task: asyncio.Future[Any]) -> None:
+    window = server.client_capabilities.window
+    if not (window and window.work_done_progress):
+        await asyncio.wait({task})
+        return
+    token = f"envls-channels-{id(task)}"
+    progress = server.work_done_progress
+    try:
+        await progress.create_async(token)
+    except Exception:  # the client may refuse; the load goes on without a progress bar
+        await asyncio.wait({task})
+        return
+    progress.begin(token, types.WorkDoneProgressBegin(title="envls", message="Loading channel data", cancellable=False))
+    try:
+        await asyncio.wait({task})
+    finally:
+        progress.end(token, types.WorkDoneProgressEnd(message="Channel data loaded"))
 
 
 async def _publish(server: EnvlsServer, uri: str) -> None:
@@ -35,14 +92,23 @@ async def _publish(server: EnvlsServer, uri: str) -> None:
         snap = await server.snapshot_async(uri)
         if snap is None:
             return  # a newer version is on its way
-        diags = convert.diagnostics(snap.analysis.findings, snap.analysis.document.index, server.encoding, uri)
-        server.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=snap.version)
-        )
+        if not server.pull_diagnostics:
+            diags = convert.diagnostics(snap.analysis.findings, snap.analysis.document.index, server.encoding, uri)
+            server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=snap.version)
+            )
+        _refresh_channels(server, uri)
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("publishing diagnostics for %s failed", uri)
+
+
+def _refresh_pull(server: EnvlsServer) -> None:
+    """Ask a pull client to pull again: channel findings arrived after its last pull."""
+    caps = server.client_capabilities.workspace
+    if caps and caps.diagnostics and caps.diagnostics.refresh_support:
+        server.workspace_diagnostic_refresh(None)
 
 
 def clear(server: EnvlsServer, uri: str) -> None:

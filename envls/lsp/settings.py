@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +25,25 @@ class Settings:
     disable: tuple[str, ...] = ()
     log_level: str = "info"
     trusted: bool = True
+    channel_checks: bool = field(default_factory=lambda: channel_checks_default())
+    platforms: tuple[str, ...] = ()
+    channel_refresh_hours: float = 6.0
+    cache_dir: str = ""
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def analysis_options(self) -> AnalysisOptions:
         return AnalysisOptions(disabled_codes=frozenset(self.disable))
 
 
-_ALIASES = {"logLevel": "log_level", "disabledCodes": "disable"}
+def channel_checks_default(environ: dict[str, str] | None = None) -> bool:
+    """Channel checks are on unless ENVLS_CHANNEL_CHECKS=0 (for machines with no channel to reach)."""
+    value = (environ if environ is not None else os.environ).get("ENVLS_CHANNEL_CHECKS", "1")
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+_ALIASES = {"logLevel": "log_level", "disabledCodes": "disable", "channelChecks": "channel_checks",
+            "channelRefreshHours": "channel_refresh_hours", "cacheDir": "cache_dir"}
+_BOOLS = ("trusted", "channel_checks")
 
 
 def parse_settings(raw: Any, base: Settings | None = None) -> Settings:
@@ -56,11 +69,26 @@ def parse_settings(raw: Any, base: Settings | None = None) -> Settings:
                 values["log_level"] = value.lower()
             else:
                 problems.append(f"envls.{key} must be one of {', '.join(_LOG_LEVELS)}; ignored")
-        elif name == "trusted":
+        elif name in _BOOLS:
             if isinstance(value, bool):
-                values["trusted"] = value
+                values[name] = value
             else:
                 problems.append(f"envls.{key} must be true or false; ignored")
+        elif name == "platforms":
+            if isinstance(value, list) and all(isinstance(v, str) and "-" in v for v in value):
+                values["platforms"] = tuple(value)
+            else:
+                problems.append(f"envls.{key} must be a list of conda subdirs such as linux-64; ignored")
+        elif name == "channel_refresh_hours":
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                values[name] = float(value)
+            else:
+                problems.append(f"envls.{key} must be a positive number of hours; ignored")
+        elif name == "cache_dir":
+            if isinstance(value, str):
+                values[name] = value
+            else:
+                problems.append(f"envls.{key} must be a folder path; ignored")
         else:
             log.debug("ignoring unknown setting envls.%s", key)
     return dataclasses.replace(base, **values, problems=tuple(problems))

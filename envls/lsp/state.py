@@ -6,12 +6,16 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from envls import __version__
-from envls.core.analysis import Analysis, analyze
+from envls.channels.condarc import CondaConfig, load_config
+from envls.channels.service import ChannelService
+from envls.channels.store import ChannelStore
+from envls.core.analysis import Analysis, AnalysisOptions, analyze, with_channels
 from envls.core.files import is_environment_file
 from envls.core.text import Encoding
 from envls.lsp.convert import encoding_of
@@ -41,6 +45,9 @@ class EnvlsServer(LanguageServer):
         # One worker: analyses queue behind each other, and a queued one that is
         # superseded by a newer edit is cancelled before it starts.
         self.analysis_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envls-analysis")
+        self.conda_config: CondaConfig | None = None
+        self.channels: ChannelService | None = None
+        self.channel_tasks: dict[str, asyncio.Task[None]] = {}
 
     @property
     def encoding(self) -> Encoding:
@@ -64,13 +71,42 @@ class EnvlsServer(LanguageServer):
         except OSError:
             return False
 
+    def channel_service(self) -> ChannelService | None:
+        """The channel data service, made on first use from the settings and the user's .condarc."""
+        if not self.settings.channel_checks:
+            return None
+        if self.channels is None:
+            if self.conda_config is None:
+                self.conda_config = load_config()
+                for problem in self.conda_config.problems:
+                    log.warning("conda configuration: %s", problem)
+            cache = Path(self.settings.cache_dir) if self.settings.cache_dir else None
+            store = ChannelStore(cache, refresh_after=self.settings.channel_refresh_hours * 3600)
+            self.channels = ChannelService(self.conda_config, store, self.settings.platforms, self.settings.trusted)
+        return self.channels
+
+    def root_dir(self, uri: str) -> Path | None:
+        path = self.workspace.get_text_document(uri).path
+        return Path(path).parent if path else None
+
+    def _analyze(self, uri: str, text: str) -> Analysis:
+        """Fast stages, plus the channel stage when facts for this file's channels are at hand."""
+        options: AnalysisOptions = self.settings.analysis_options()
+        analysis = analyze(text, options)
+        service = self.channels if self.settings.channel_checks else None
+        if service is not None and analysis.document.top is not None:
+            facts = service.cached(analysis.environment, self.root_dir(uri))
+            if facts is not None:
+                analysis = with_channels(analysis, facts, options)
+        return analysis
+
     def snapshot(self, uri: str) -> Snapshot:
         """The analysis of the document's current version, computed now if it is not cached."""
         doc = self.workspace.get_text_document(uri)
         cached = self.snapshots.get(uri)
         if cached is not None and cached.version == doc.version and doc.version is not None:
             return cached
-        snap = Snapshot(uri, doc.version, analyze(doc.source, self.settings.analysis_options()))
+        snap = Snapshot(uri, doc.version, self._analyze(uri, doc.source))
         self.snapshots[uri] = snap
         return snap
 
@@ -82,7 +118,7 @@ class EnvlsServer(LanguageServer):
         if cached is not None and cached.version == version and version is not None:
             return cached
         loop = asyncio.get_running_loop()
-        analysis = await loop.run_in_executor(self.analysis_pool, analyze, text, self.settings.analysis_options())
+        analysis = await loop.run_in_executor(self.analysis_pool, self._analyze, uri, text)
         if self.workspace.get_text_document(uri).version != version:
             return None
         snap = Snapshot(uri, version, analysis)
@@ -90,6 +126,12 @@ class EnvlsServer(LanguageServer):
         return snap
 
     def apply_settings(self, settings: Settings) -> None:
+        if settings.channel_checks != self.settings.channel_checks or (
+            (settings.platforms, settings.trusted, settings.cache_dir, settings.channel_refresh_hours)
+            != (self.settings.platforms, self.settings.trusted, self.settings.cache_dir,
+                self.settings.channel_refresh_hours)
+        ):
+            self.channels = None  # made again with the new settings on next use
         self.settings = settings
         self.generation += 1
         self.snapshots.clear()
@@ -98,9 +140,10 @@ class EnvlsServer(LanguageServer):
 
     def forget(self, uri: str) -> None:
         self.snapshots.pop(uri, None)
-        task = self.pending.pop(uri, None)
-        if task is not None:
-            task.cancel()
+        for tasks in (self.pending, self.channel_tasks):
+            task = tasks.pop(uri, None)
+            if task is not None:
+                task.cancel()
 
     def show_problems(self, problems: tuple[str, ...]) -> None:
         for problem in problems:

@@ -1,0 +1,83 @@
+"""Which channel facts an environment file needs, and getting them: shared by the server and `envls check`.
+
+Facts are kept per combination of channel URLs and target platforms; a file whose channels and
+platforms did not change reuses them at once (the keystroke path), and a refresh loads only
+what is new (records of a package that was just typed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from envls.channels.condarc import CondaConfig, ResolvedChannel, effective_channels, resolve_channel
+from envls.channels.facts import gather, spec_names, target_platforms
+from envls.channels.store import ChannelStore
+from envls.core.channel_facts import ChannelFacts
+from envls.core.environment import Environment
+from envls.core.specs import parse_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to load for one file: its channels, the `channel::` ones, and the target platforms."""
+
+    channels: tuple[ResolvedChannel, ...]
+    qualified: tuple[ResolvedChannel, ...]
+    platforms: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        return (tuple(u for c in self.channels for u in (c.given, *c.urls)),
+                tuple(u for c in self.qualified for u in c.urls), self.platforms)
+
+
+class ChannelService:
+    def __init__(self, config: CondaConfig, store: ChannelStore, platforms: Sequence[str] = (),
+                 trusted: bool = True) -> None:
+        self.config = config
+        self.store = store
+        self.platforms = tuple(platforms)
+        self.trusted = trusted
+        self._facts: dict[object, ChannelFacts] = {}
+
+    def plan(self, env: Environment, root_dir: Path | None) -> Plan:
+        given = [e.text.strip() for e in env.channels if e.text.strip()]
+        channels = [c for c in effective_channels(given or None, self.config, root_dir) if self._allowed(c)]
+        seen = {u for c in channels for u in c.urls}
+        qualified: list[ResolvedChannel] = []
+        for entry in env.conda:
+            parsed = parse_spec(entry.text)
+            if parsed.spec is None or parsed.channel is None:
+                continue
+            resolved = resolve_channel(parsed.channel, self.config, root_dir)
+            if self._allowed(resolved) and not set(resolved.urls) <= seen:
+                qualified.append(resolved)
+                seen.update(resolved.urls)
+        return Plan(tuple(channels), tuple(qualified), target_platforms(env, self.platforms))
+
+    def _allowed(self, channel: ResolvedChannel) -> bool:
+        """In an untrusted workspace only channels of the user's own configuration are contacted."""
+        if self.trusted:
+            return True
+        return channel.kind in ("name", "defaults", "multichannel")
+
+    def cached(self, env: Environment, root_dir: Path | None) -> ChannelFacts | None:
+        """Facts for this file's channels and platforms when loaded before; no I/O."""
+        return self._facts.get(self.plan(env, root_dir).key)
+
+    def needs_refresh(self, env: Environment, root_dir: Path | None) -> bool:
+        facts = self.cached(env, root_dir)
+        if facts is None:
+            return True
+        return any(facts.pending(name) for name in spec_names(env))
+
+    async def facts(self, env: Environment, root_dir: Path | None) -> ChannelFacts:
+        plan = self.plan(env, root_dir)
+        facts = await gather(self.store, env, plan.channels, (), plan.platforms, plan.qualified)
+        self._facts[plan.key] = facts
+        return facts
