@@ -67,7 +67,8 @@ def spec_names(env: Environment) -> set[str]:
 
 
 async def gather(store: ChannelStore, env: Environment, channels: Sequence[ResolvedChannel], others: Sequence[ResolvedChannel],
-                 platforms: Sequence[str], qualified: Sequence[ResolvedChannel] = ()) -> ChannelFacts:
+                 platforms: Sequence[str], qualified: Sequence[ResolvedChannel] = (),
+                 extra_names: Sequence[str] = ()) -> ChannelFacts:
     """Facts for ``env``: ``channels`` are the file's, ``qualified`` those named in `channel::package`
     specs, ``others`` the user's configured channels that the file does not use."""
     subdirs = [*platforms, "noarch"]
@@ -75,7 +76,7 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
     other_states: list[ChannelState] = []
     records: dict[str, list[Any]] = {}
     names_by_channel: dict[str, frozenset[str]] = {}
-    wanted = spec_names(env)
+    wanted = spec_names(env) | {n.lower() for n in extra_names}
 
     async def one(resolved: ResolvedChannel, into: list[ChannelState]) -> None:
         infos = await store.load(resolved.urls, subdirs)

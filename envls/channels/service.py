@@ -76,8 +76,12 @@ class ChannelService:
             return True
         return any(facts.pending(name) for name in spec_names(env))
 
-    async def facts(self, env: Environment, root_dir: Path | None) -> ChannelFacts:
+    async def facts(self, env: Environment, root_dir: Path | None, extra_names: Sequence[str] = ()) -> ChannelFacts:
+        """Load what ``env`` needs (and the records of ``extra_names``, e.g. a package being completed)."""
         plan = self.plan(env, root_dir)
-        facts = await gather(self.store, env, plan.channels, (), plan.platforms, plan.qualified)
+        previous = self._facts.get(plan.key)
+        if previous is not None and not any(previous.pending(n) for n in {*spec_names(env), *extra_names}):
+            return previous
+        facts = await gather(self.store, env, plan.channels, (), plan.platforms, plan.qualified, extra_names)
         self._facts[plan.key] = facts
         return facts

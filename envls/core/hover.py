@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from envls.core.channel_facts import ChannelFacts
 from envls.core.completion import COMMON_CHANNELS
 from envls.core.environment import Entry, Environment
 from envls.core.pip_lines import parse_pip_line
 from envls.core.schema import top_level_keys
-from envls.core.specs import describe, parse_spec
+from envls.core.specs import ParsedSpec, describe, parse_spec
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ def _hit(entry: Entry, offset: int) -> bool:
     return entry.start <= offset <= entry.end
 
 
-def hover(env: Environment, offset: int) -> HoverText | None:
+def hover(env: Environment, offset: int, facts: ChannelFacts | None = None) -> HoverText | None:
     top = env.document.top
     if top is None:
         return None
@@ -36,7 +37,11 @@ def hover(env: Environment, offset: int) -> HoverText | None:
             return HoverText(f"**{title}** (`{key.value}`)\n\n{body}", key.start, key.end)
     for entry in env.conda:
         if _hit(entry, offset):
-            return HoverText(describe(parse_spec(entry.text)), entry.start, entry.end)
+            parsed = parse_spec(entry.text)
+            text = describe(parsed)
+            if facts is not None:
+                text += _channel_words(parsed, facts)
+            return HoverText(text, entry.start, entry.end)
     for section in env.pip:
         for entry in section.entries:
             if _hit(entry, offset):
@@ -66,3 +71,30 @@ def _describe_pip(text: str) -> str:
     if line.kind in ("url", "path"):
         return f"pip installs from {'URL' if line.kind == 'url' else 'the local path'} `{line.argument}`"
     return f"invalid pip line: {line.error}"
+
+
+def _channel_words(parsed: ParsedSpec, facts: ChannelFacts) -> str:
+    """What the channels say: latest version, what the spec matches, platforms, channel, license."""
+    if parsed.spec is None or parsed.name is None:
+        return ""
+    records = list(facts.records.get(parsed.name, ()))
+    if not records:
+        return ""
+    latest = max(records, key=lambda r: r.version)
+    matching = [r for r in records if parsed.spec.matches(r)]
+    versions = sorted({r.version for r in matching})
+    lines = ["", "", f"- latest: `{latest.version}`"]
+    if versions:
+        span = f"`{versions[0]}`" if len(versions) == 1 else f"`{versions[0]}` to `{versions[-1]}`"
+        lines.append(f"- matches {len(versions)} version{'s' if len(versions) != 1 else ''} ({span}), "
+                     f"{len(matching)} builds")
+    else:
+        lines.append("- matches no version in the channels")
+    subdirs = sorted({r.subdir for r in (matching or records)})
+    lines.append(f"- platforms: {', '.join(subdirs)}")
+    channel = facts.channel_of_record((matching or records)[0])
+    if channel is not None:
+        lines.append(f"- from channel `{channel.name}`")
+    if latest.license:
+        lines.append(f"- license: {latest.license}")
+    return "\n".join(lines)

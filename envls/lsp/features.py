@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from typing import Any
 
 from lsprotocol import types
 
 from envls.core import completion as core_completion
 from envls.core import hover as core_hover
+from envls.core import query
 from envls.core import symbols as core_symbols
+from envls.core.channel_facts import ChannelFacts
+from envls.core.environment import environment_of
 from envls.lsp import convert
 from envls.lsp.state import EnvlsServer
+
+log = logging.getLogger(__name__)
 
 _KINDS = {
     "property": types.CompletionItemKind.Property,
@@ -27,15 +35,40 @@ _SYMBOL_KINDS = {
 }
 
 
-def completion(server: EnvlsServer, params: types.CompletionParams) -> types.CompletionList | None:
+_COMPLETION_WAIT = 1.0  # seconds a completion may wait for channel data that is not loaded yet
+
+
+async def _facts_for_completion(server: EnvlsServer, uri: str, document: Any, offset: int) -> ChannelFacts | None:
+    service = server.channel_service()
+    if service is None or document.top is None:
+        return None
+    env = environment_of(document)
+    context = query.at(document.index, offset)
+    if context.place != "dependency":
+        return None
+    name = re.match(r"(?:[^:\s]+::)?([A-Za-z0-9_.\-]+)", context.item_text)
+    extra = [name.group(1)] if name and re.search(r"[=<>!~ ]", context.item_text) else []
+    root = server.root_dir(uri)
+    try:
+        return await asyncio.wait_for(service.facts(env, root, extra), _COMPLETION_WAIT)
+    except asyncio.TimeoutError:
+        return service.cached(env, root)
+    except Exception:
+        log.exception("channel data for completion failed")
+        return service.cached(env, root)
+
+
+async def completion(server: EnvlsServer, params: types.CompletionParams) -> types.CompletionList | None:
     uri = params.text_document.uri
     snap = server.snapshot(uri)
     document = snap.analysis.document
     encoding = server.encoding
     offset = convert.offset(document.index, params.position, encoding)
     snippets = server.snippet_support()
+    facts = await _facts_for_completion(server, uri, document, offset)
     items = []
-    for c in core_completion.complete(document, offset):
+    candidates = core_completion.complete(document, offset, facts=facts)
+    for c in candidates:
         text = c.insert_text if snippets or not c.snippet else re.sub(r"\$\{?\d+\}?", "", c.insert_text)
         items.append(types.CompletionItem(
             label=c.label,
@@ -48,14 +81,16 @@ def completion(server: EnvlsServer, params: types.CompletionParams) -> types.Com
             insert_text_format=types.InsertTextFormat.Snippet if snippets and c.snippet else None,
             text_edit=types.TextEdit(range=convert.to_range(document.index, c.start, c.end, encoding), new_text=text),
         ))
-    return types.CompletionList(is_incomplete=False, items=items)
+    return types.CompletionList(is_incomplete=len(candidates) >= core_completion.MAX_NAMES, items=items)
 
 
 def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
     snap = server.snapshot(params.text_document.uri)
     index = snap.analysis.document.index
     offset = convert.offset(index, params.position, server.encoding)
-    found = core_hover.hover(snap.analysis.environment, offset)
+    service = server.channel_service()
+    facts = service.cached(snap.analysis.environment, server.root_dir(params.text_document.uri)) if service else None
+    found = core_hover.hover(snap.analysis.environment, offset, facts)
     if found is None:
         return None
     return types.Hover(
