@@ -17,6 +17,7 @@ from envls.channels.facts import gather, spec_names, target_platforms
 from envls.channels.store import ChannelStore
 from envls.core.channel_facts import ChannelFacts
 from envls.core.environment import Environment
+from envls.core.rules import is_valid_channel
 from envls.core.specs import parse_spec
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,13 @@ class ChannelService:
         self._facts: dict[object, ChannelFacts] = {}
 
     def plan(self, env: Environment, root_dir: Path | None) -> Plan:
-        given = [e.text.strip() for e in env.channels if e.text.strip()]
+        given = [e.text.strip() for e in env.channels if is_valid_channel(e.text)]
         channels = [c for c in effective_channels(given or None, self.config, root_dir) if self._allowed(c)]
         seen = {u for c in channels for u in c.urls}
         qualified: list[ResolvedChannel] = []
         for entry in env.conda:
             parsed = parse_spec(entry.text)
-            if parsed.spec is None or parsed.channel is None:
+            if parsed.spec is None or parsed.channel is None or not is_valid_channel(parsed.channel):
                 continue
             resolved = resolve_channel(parsed.channel, self.config, root_dir)
             if self._allowed(resolved) and not set(resolved.urls) <= seen:

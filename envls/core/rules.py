@@ -24,6 +24,12 @@ _CHANNEL_PATH = re.compile(r"^(~|\.{1,2}|/|[A-Za-z]:[\\/]|\\\\)\S*$")
 _BAD_NAME_CHARS = ("/", " ", ":", "#")
 
 
+def is_valid_channel(text: str) -> bool:
+    """A channel name, URL or path, as conda accepts them."""
+    text = text.strip()
+    return bool(_CHANNEL_NAME.match(text) or _CHANNEL_URL.match(text) or _CHANNEL_PATH.match(text))
+
+
 def span_of(node: Node | Entry) -> Span:
     return Span(node.start, node.end)
 
@@ -89,7 +95,7 @@ def channels(env: Environment) -> Iterator[Finding]:
     seen: dict[str, Entry] = {}
     for entry in env.channels:
         text = entry.text.strip()
-        if not (_CHANNEL_NAME.match(text) or _CHANNEL_URL.match(text) or _CHANNEL_PATH.match(text)):
+        if not is_valid_channel(text):
             hint = " (`conda env export` writes `<unknown>` for packages of unknown origin)" if "<" in text else ""
             yield Finding(
                 "invalid-channel", Severity.ERROR,

@@ -27,6 +27,9 @@ def schedule(server: EnvlsServer, uri: str) -> None:
 
 
 _PROGRESS_AFTER = 0.4  # seconds: loads faster than this show no progress
+# Loading new channel data waits for typing to pause, so that `bioconda` typed letter by letter
+# is one load, not eight. Checks against data already loaded are not delayed.
+LOAD_DELAY = 0.6
 
 
 def _refresh_channels(server: EnvlsServer, uri: str) -> None:
@@ -44,6 +47,7 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
         running.cancel()
 
     async def load() -> None:
+        await asyncio.sleep(LOAD_DELAY)
         task = asyncio.ensure_future(service.facts(env, root))
         try:
             done, _ = await asyncio.wait({task}, timeout=_PROGRESS_AFTER)
