@@ -126,6 +126,9 @@ class ChannelStore:
             self._subdirs[key] = info
             future.set_result(info)
             return info
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as err:
             future.set_exception(err)
             future.exception()  # mark retrieved: awaiting callers see it, the loop does not log it

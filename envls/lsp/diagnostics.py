@@ -12,6 +12,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from envls.channels.facts import spec_names
 from envls.lsp import convert
 from envls.lsp.state import EnvlsServer
 
@@ -42,9 +43,13 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
     root = server.root_dir(uri)
     if not service.needs_refresh(env, root):
         return
+    key = (service.plan(env, root).key, frozenset(spec_names(env)))
     running = server.channel_tasks.get(uri)
     if running is not None and not running.done():
+        if server.channel_keys.get(uri) == key:
+            return  # the same data is already on its way
         running.cancel()
+    server.channel_keys[uri] = key
 
     async def load() -> None:
         await asyncio.sleep(LOAD_DELAY)

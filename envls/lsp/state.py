@@ -48,6 +48,7 @@ class EnvlsServer(LanguageServer):
         self.conda_config: CondaConfig | None = None
         self.channels: ChannelService | None = None
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
+        self.channel_keys: dict[str, object] = {}
 
     @property
     def encoding(self) -> Encoding:
