@@ -80,14 +80,19 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
 
     async def one(resolved: ResolvedChannel, into: list[ChannelState]) -> None:
         infos = await store.load(resolved.urls, subdirs)
-        into.append(_state(resolved, infos))
+        state = _state(resolved, infos)
         names_by_channel[resolved.name] = frozenset().union(*(i.names for i in infos))
         for info in infos:
             if info.state != "ok":
                 continue
             found = await store.records(info.url, info.subdir, wanted & info.names)
+            if found is None:
+                state = ChannelState(resolved.given, resolved.name, resolved.urls, "unreachable",
+                                     f"its {info.subdir} records could not be read")
+                continue
             for name, recs in found.items():
                 records.setdefault(name, []).extend(recs)
+        into.append(state)
 
     await asyncio.gather(*(one(c, states) for c in channels), *(one(c, other_states) for c in qualified))
     order = {c.given: i for i, c in enumerate(channels)}

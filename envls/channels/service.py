@@ -30,6 +30,7 @@ class Plan:
     channels: tuple[ResolvedChannel, ...]
     qualified: tuple[ResolvedChannel, ...]
     platforms: tuple[str, ...]
+    others: tuple[ResolvedChannel, ...] = ()  # configured channels the file does not use (for hints)
 
     @property
     def key(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -59,7 +60,13 @@ class ChannelService:
             if self._allowed(resolved) and not set(resolved.urls) <= seen:
                 qualified.append(resolved)
                 seen.update(resolved.urls)
-        return Plan(tuple(channels), tuple(qualified), target_platforms(env, self.platforms))
+        others = []
+        for name in self.config.channels:
+            for resolved in effective_channels([name, "nodefaults"], self.config, root_dir):
+                if self._allowed(resolved) and not set(resolved.urls) & seen:
+                    others.append(resolved)
+                    seen.update(resolved.urls)
+        return Plan(tuple(channels), tuple(qualified), target_platforms(env, self.platforms), tuple(others))
 
     def _allowed(self, channel: ResolvedChannel) -> bool:
         """In an untrusted workspace only channels of the user's own configuration are contacted."""
@@ -83,6 +90,6 @@ class ChannelService:
         previous = self._facts.get(plan.key)
         if previous is not None and not any(previous.pending(n) for n in {*spec_names(env), *extra_names}):
             return previous
-        facts = await gather(self.store, env, plan.channels, (), plan.platforms, plan.qualified, extra_names)
+        facts = await gather(self.store, env, plan.channels, plan.others, plan.platforms, plan.qualified, extra_names)
         self._facts[plan.key] = facts
         return facts

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,14 +50,22 @@ class SubdirInfo:
     from_cache: bool = False  # True when the network failed and the cache answered
 
 
+_STATUS = re.compile(r"status (?:client|server) error \((\d{3})")
+
+
 def _classify(err: BaseException) -> tuple[SubdirState, str]:
     text = str(err)
     lowered = text.lower()
-    if "404" in text or "could not find subdir" in lowered or "not found" in lowered:
+    status = _STATUS.search(lowered)
+    if status and status.group(1) in ("404", "410"):
+        return "missing", "no repodata"
+    if status:
+        code = status.group(1)
+        return "unreachable", f"server error {code}" if code.startswith("5") else f"HTTP status {code}"
+    if "could not find subdir" in lowered:
         return "missing", "no repodata"
     for marker, words in (("connection refused", "connection refused"), ("timed out", "timed out"),
-                          ("dns", "name not resolved"), ("500", "server error 500"), ("502", "server error 502"),
-                          ("503", "server error 503"), ("decode", "invalid repodata"), ("json", "invalid repodata"),
+                          ("dns", "name not resolved"), ("decode", "invalid repodata"), ("json", "invalid repodata"),
                           ("eof", "truncated repodata")):
         if marker in lowered:
             return "unreachable", words
@@ -168,8 +177,9 @@ class ChannelStore:
         stamp = self.fetched_at(url, subdir)
         return SubdirInfo(url, subdir, "ok", names, detail=detail, fetched_at=stamp or time.time(), from_cache=True)
 
-    async def records(self, url: str, subdir: str, names: Iterable[str]) -> dict[str, tuple[Any, ...]]:
-        """The records of ``names`` in one loaded subdir (names it does not have give nothing)."""
+    async def records(self, url: str, subdir: str, names: Iterable[str]) -> dict[str, tuple[Any, ...]] | None:
+        """The records of ``names`` in one loaded subdir (names it does not have give nothing);
+        None when the records could not be read, so that nothing is concluded from their absence."""
         info = await self.subdir(url, subdir)
         if info.state != "ok":
             return {}
@@ -182,7 +192,7 @@ class ChannelStore:
                     gateway.query([Channel(url)], [_subdir(subdir)], missing, recursive=False), self.timeout)
             except (GatewayError, asyncio.TimeoutError, OSError) as err:
                 log.info("loading %s from %s/%s failed: %s", missing, url, subdir, err)
-                return {n: self._records[(url, subdir, n)] for n in wanted if (url, subdir, n) in self._records}
+                return None
             found: dict[str, list[Any]] = {n: [] for n in missing}
             for group in result:
                 for record in group:

@@ -54,7 +54,7 @@ def _channels(env: Environment, facts: ChannelFacts) -> Iterator[Finding]:
                 message += f"; did you mean `{nearest[0]}`?"
                 fixes = (Fix(f"Change to `{nearest[0]}`", (Edit(entry.start, entry.end, nearest[0]),), True),)
             yield Finding("unknown-channel", Severity.ERROR, message, _span(entry), fixes=fixes)
-        elif state.state == "unreachable":
+        elif state.state == "unreachable" or state.from_cache_age is not None:
             yield Finding("channel-unreachable", Severity.INFORMATION, _unreachable_message(state), _span(entry))
     if not env.channels and env.dependencies_key is not None:
         for state in facts.channels:
@@ -134,6 +134,15 @@ def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpe
     if facts.pending(name):
         return  # its records are still being loaded: the next snapshot checks it
     channels = _relevant_channels(facts, parsed)
+    if parsed.channel and channels and channels[0] not in facts.channels:
+        qualified = channels[0]  # reported here, since no entry of `channels:` names it
+        if qualified.state == "missing":
+            yield Finding("unknown-channel", Severity.ERROR,
+                          f"channel `{parsed.channel}` of `{entry.text.strip()}` does not exist: no repodata at "
+                          f"{', '.join(qualified.urls)}", _span(entry))
+            return
+        if qualified.state == "unreachable" or qualified.from_cache_age is not None:
+            yield Finding("channel-unreachable", Severity.INFORMATION, _unreachable_message(qualified), _span(entry))
     if any(c.state == "unreachable" for c in channels):
         return  # a channel it could come from was not reached: nothing true can be said about the package
     channels = [c for c in channels if c.state == "ok"]
