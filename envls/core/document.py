@@ -11,6 +11,7 @@ Aliases are kept as references and never expanded here; tags are never construct
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -34,6 +35,8 @@ _RECOVERY_ATTEMPTS = 8
 _ALIAS_BUDGET = 100_000
 _MAX_PY_DEPTH = 64
 _resolver = yaml.resolver.Resolver()
+# What YAML 1.1 does not allow in a stream (PyYAML's Reader.NON_PRINTABLE).
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
 
 
 @dataclass(eq=False)
@@ -225,7 +228,9 @@ class _Builder:
 
 def _error_problem(err: yaml.YAMLError, base: int, text: str) -> SyntaxProblem:
     if isinstance(err, yaml.reader.ReaderError):
-        offset = base + err.position
+        # libyaml reports this position in bytes; find the character itself instead.
+        found = _NON_PRINTABLE.search(text)
+        offset = base + (found.start() if found else err.position)
         char = err.character
         what = f"#x{char:04x}" if isinstance(char, int) else repr(char)
         return SyntaxProblem(f"unacceptable character {what}: special characters are not allowed", offset, offset + 1)

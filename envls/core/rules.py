@@ -35,13 +35,27 @@ def span_of(node: Node | Entry) -> Span:
 
 
 def line_removal(env: Environment, node: Node | Entry) -> Edit:
-    """An edit that deletes the whole line(s) holding ``node``, line break included."""
+    """An edit that deletes ``node``: its whole line(s) when it stands alone on them (a block item or key),
+    else the item and one comma next to it (an item of a flow list such as `[a, b]`)."""
+    text = env.document.text
     index = env.document.index
     first = index.line_of(node.start)
     last = index.line_of(max(node.start, node.end - 1))
     start = index.line_starts[first]
-    end = index.line_starts[last + 1] if last + 1 < index.line_count else len(env.document.text)
-    return Edit(start, end, "")
+    line_end = index.line_span(last)[1]
+    before = text[start:node.start].strip()
+    after = re.sub(r"\s+#.*$", "", text[node.end:line_end]).strip()
+    if before in ("", "-") or re.fullmatch(r"-?\s*[\w.-]+\s*:", before):
+        if not after:
+            end = index.line_starts[last + 1] if last + 1 < index.line_count else len(text)
+            return Edit(start, end, "")
+    right = re.match(r"\s*,\s*", text[node.end:])
+    if right:
+        return Edit(node.start, node.end + right.end(), "")
+    left = re.search(r",\s*$", text[:node.start])
+    if left:
+        return Edit(left.start(), node.end, "")
+    return Edit(node.start, node.end, "")
 
 
 def unknown_keys(env: Environment, key: Node, message: str) -> Finding:
@@ -211,9 +225,12 @@ def _add_pip_fix(env: Environment, key: Node) -> Fix:
     prefix = env.document.text[line_start:key.start]
     dash = prefix.rfind("-")
     newline = "\r\n" if "\r\n" in env.document.text else "\n"
-    if dash >= 0 and not prefix[:dash].strip():
+    if dash >= 0 and not prefix[:dash].strip() and not prefix[dash + 1:].strip():
         indent = prefix[:dash]
         return Fix("Add `pip` to the dependencies", (Edit(line_start, line_start, f"{indent}- pip{newline}"),), True)
+    brace = env.document.text.rfind("{", 0, key.start)
+    if brace >= 0 and not env.document.text[brace + 1:key.start].strip():
+        return Fix("Add `pip` to the dependencies", (Edit(brace, brace, "pip, "),), True)
     return Fix("Add `pip` to the dependencies", (Edit(key.start, key.start, f"pip{newline}{prefix}"),), True)
 
 

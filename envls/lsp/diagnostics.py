@@ -97,6 +97,12 @@ async def _publish(server: EnvlsServer, uri: str) -> None:
     try:
         await asyncio.sleep(0)  # let a burst of changes that are already read coalesce
         if not server.is_environment(uri):
+            # No longer (or never) an environment file: clear whatever was shown for it.
+            if uri in server.published:
+                server.published.discard(uri)
+                version = server.workspace.get_text_document(uri).version
+                server.text_document_publish_diagnostics(
+                    types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=version))
             return
         snap = await server.snapshot_async(uri)
         if snap is None:
@@ -106,6 +112,7 @@ async def _publish(server: EnvlsServer, uri: str) -> None:
             server.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=snap.version)
             )
+            server.published.add(uri)
         _refresh_channels(server, uri)
     except asyncio.CancelledError:
         raise

@@ -49,6 +49,7 @@ class EnvlsServer(LanguageServer):
         self.channels: ChannelService | None = None
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
+        self.published: set[str] = set()  # documents with diagnostics on the client
 
     @property
     def encoding(self) -> Encoding:
@@ -107,7 +108,11 @@ class EnvlsServer(LanguageServer):
         cached = self.snapshots.get(uri)
         if cached is not None and cached.version == doc.version and doc.version is not None:
             return cached
-        snap = Snapshot(uri, doc.version, self._analyze(uri, doc.source))
+        try:
+            text = doc.source
+        except OSError:  # neither open nor on disk: an empty document
+            text = ""
+        snap = Snapshot(uri, doc.version, self._analyze(uri, text))
         self.snapshots[uri] = snap
         return snap
 
