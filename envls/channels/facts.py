@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from rattler import Platform
+from rattler import Subdir
 
 from envls.channels.condarc import ResolvedChannel
 from envls.channels.store import ChannelStore, SubdirInfo
@@ -21,7 +21,7 @@ from envls.core.specs import parse_spec
 
 
 def host_subdir() -> str:
-    return str(Platform.current())
+    return str(Subdir.current())
 
 
 def target_platforms(env: Environment, configured: Sequence[str] = ()) -> tuple[str, ...]:
