@@ -89,9 +89,6 @@ def _check_file(path: str, options: AnalysisOptions, explicit: bool,
 
 
 def check(args: argparse.Namespace) -> int:
-    from lsprotocol import converters
-
-    from envls.lsp.convert import diagnostics
 
     codes = frozenset(c.strip() for group in args.disable for c in group.split(",") if c.strip())
     options = AnalysisOptions(disabled_codes=codes)
@@ -113,6 +110,10 @@ def check(args: argparse.Namespace) -> int:
         for finding in findings:
             worst = finding.severity if worst is None else min(worst, finding.severity)
         if args.format == "json":
+            from lsprotocol import converters
+
+            from envls.lsp.convert import diagnostics
+
             diags = diagnostics(findings, analysis.document.index, "utf-16", Path(path).resolve().as_uri())
             report.append({"path": path, "diagnostics": converters.get_converter().unstructure(diags)})
         else:
