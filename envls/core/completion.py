@@ -126,7 +126,21 @@ def _packages(context: Context, offset: int, facts: ChannelFacts) -> list[Candid
     word = text.split("::")[-1]
     if any(ch in word for ch in " =<>!~,|[") or not word:
         return [] if word else _names("", offset, offset, facts)
-    return _names(word, offset - len(word), offset, facts)
+    names = _names(word, offset - len(word), offset, facts)
+    if "::" not in text:
+        names.extend(_channel_prefixes(word, offset, facts))
+    return names
+
+
+def _channel_prefixes(word: str, offset: int, facts: ChannelFacts) -> list[Candidate]:
+    """`channel::` for the file's channels, to take one package from one channel."""
+    return [
+        Candidate(label=f"{state.given}::", kind="folder", start=offset - len(word), end=offset,
+                  insert_text=f"{state.given}::", detail="take the package from this channel only",
+                  sort_text=f"9{i:03d}")
+        for i, state in enumerate(facts.channels)
+        if state.state == "ok" and state.given.startswith(word.lower())
+    ]
 
 
 def _names(word: str, start: int, end: int, facts: ChannelFacts) -> list[Candidate]:

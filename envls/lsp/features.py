@@ -24,6 +24,7 @@ _KINDS = {
     "property": types.CompletionItemKind.Property,
     "value": types.CompletionItemKind.Value,
     "module": types.CompletionItemKind.Module,
+    "folder": types.CompletionItemKind.Folder,
 }
 _SYMBOL_KINDS = {
     "key": types.SymbolKind.Key,
@@ -67,7 +68,9 @@ async def completion(server: EnvlsServer, params: types.CompletionParams) -> typ
     snippets = server.snippet_support()
     facts = await _facts_for_completion(server, uri, document, offset)
     items = []
-    candidates = core_completion.complete(document, offset, facts=facts)
+    configured = server.conda_config.channels if server.conda_config is not None else ()
+    extra = [(name, "in your conda configuration") for name in configured]
+    candidates = core_completion.complete(document, offset, extra, facts=facts)
     for c in candidates:
         text = c.insert_text if snippets or not c.snippet else re.sub(r"\$\{?\d+\}?", "", c.insert_text)
         items.append(types.CompletionItem(
