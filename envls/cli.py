@@ -12,12 +12,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from envls import __version__
-from envls.channels.condarc import load_config
-from envls.channels.service import ChannelService
-from envls.channels.store import ChannelStore
-from envls.core.analysis import Analysis, AnalysisOptions, analyze, with_channels
+from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.files import decode, is_environment_file, is_yaml_name
 from envls.core.findings import Finding, Severity, Span
+from envls.session import Session, SessionOptions
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", ".mypy_cache",
               ".pytest_cache", "site-packages", ".pixi"}
@@ -40,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="never report this code (repeatable, or comma-separated)")
     check.add_argument("--platform", action="append", default=[], metavar="SUBDIR",
                        help="target platform when the file has no `platforms:` (repeatable; default: this machine's)")
+    check.add_argument("--cuda-version", metavar="VERSION",
+                       help="the target machine's CUDA driver version (e.g. 12.2, or none); default: detected here")
     check.add_argument("--no-channels", action="store_true",
                        help="skip the checks that need channel data (also ENVLS_CHANNEL_CHECKS=0)")
     return parser
@@ -59,27 +59,30 @@ def find_files(paths: Sequence[str]) -> Iterator[tuple[str, bool]]:
                     yield os.path.join(root, name), False
 
 
-def _channel_service(args: argparse.Namespace) -> ChannelService | None:
+def _session(args: argparse.Namespace) -> Session:
     from envls.lsp.settings import channel_checks_default
 
-    if args.no_channels or not channel_checks_default():
-        return None
-    config = load_config()
-    for problem in config.problems:
-        sys.stderr.write(f"envls: conda configuration: {problem}\n")
-    return ChannelService(config, ChannelStore(), platforms=args.platform)
+    options = SessionOptions(channel_checks=not args.no_channels and channel_checks_default(),
+                             platforms=tuple(args.platform), cuda_version=args.cuda_version or "")
+    session = Session(options)
+    if not options.cuda_version:
+        session.cuda_probe.start()
+        session.cuda_probe.result()  # the command line waits for the answer (bounded by the probe's timeout)
+    return session
 
 
 def _check_file(path: str, options: AnalysisOptions, explicit: bool,
-                service: ChannelService | None) -> tuple[Analysis, list[Finding]] | None:
+                session: Session) -> tuple[Analysis, list[Finding]] | None:
     data = Path(path).read_bytes()
     text, bad_offset = decode(data)
     if not explicit and not is_environment_file(path, text):
         return None
     analysis = analyze(text, options)
-    if service is not None and analysis.document.top is not None:
-        facts = asyncio.run(service.facts(analysis.environment, Path(path).resolve().parent))
-        analysis = with_channels(analysis, facts, options)
+    root = Path(path).resolve().parent
+    facts = None
+    if analysis.document.top is not None:
+        facts = asyncio.run(session.load(analysis.environment, root))
+    analysis = session.enrich(analysis, root, options, facts)
     findings = list(analysis.findings)
     if bad_offset is not None:
         findings.insert(0, Finding("yaml-syntax", Severity.ERROR,
@@ -96,10 +99,10 @@ def check(args: argparse.Namespace) -> int:
     worst: Severity | None = None
     unreadable = False
     report = []
-    service = _channel_service(args)
+    session = _session(args)
     for path, explicit in find_files(args.paths):
         try:
-            result = _check_file(path, options, explicit, service)
+            result = _check_file(path, options, explicit, session)
         except OSError as err:
             sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
             unreadable = True

@@ -29,11 +29,12 @@ def _span(entry: Entry) -> Span:
 def channel_findings(env: Environment, facts: ChannelFacts) -> list[Finding]:
     findings = list(_channels(env, facts))
     findings.extend(_order(env))
+    reported: set[str] = set()  # channels of `channel::pkg` specs already reported once
     for entry in env.conda:
         parsed = parse_spec(entry.text)
         if parsed.spec is None or parsed.name is None or parsed.name.startswith("__"):
             continue
-        findings.extend(_spec(env, facts, entry, parsed))
+        findings.extend(_spec(env, facts, entry, parsed, reported))
     return findings
 
 
@@ -128,7 +129,8 @@ def _record_channel_ok(record: Any, channels: Sequence[ChannelState]) -> bool:
     return any(url in c.urls for c in channels)
 
 
-def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpec) -> Iterator[Finding]:
+def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpec,
+          reported: set[str]) -> Iterator[Finding]:
     name = parsed.name
     assert name is not None and parsed.spec is not None
     if facts.pending(name):
@@ -136,12 +138,16 @@ def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpe
     channels = _relevant_channels(facts, parsed)
     if parsed.channel and channels and channels[0] not in facts.channels:
         qualified = channels[0]  # reported here, since no entry of `channels:` names it
+        first = qualified.given not in reported
+        reported.add(qualified.given)
+        if qualified.state == "missing" and not first:
+            return
         if qualified.state == "missing":
             yield Finding("unknown-channel", Severity.ERROR,
                           f"channel `{parsed.channel}` of `{entry.text.strip()}` does not exist: no repodata at "
                           f"{', '.join(qualified.urls)}", _span(entry))
             return
-        if qualified.state == "unreachable" or qualified.from_cache_age is not None:
+        if (qualified.state == "unreachable" or qualified.from_cache_age is not None) and first:
             yield Finding("channel-unreachable", Severity.INFORMATION, _unreachable_message(qualified), _span(entry))
     if any(c.state == "unreachable" for c in channels):
         return  # a channel it could come from was not reached: nothing true can be said about the package

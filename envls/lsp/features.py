@@ -68,7 +68,7 @@ async def completion(server: EnvlsServer, params: types.CompletionParams) -> typ
     snippets = server.snippet_support()
     facts = await _facts_for_completion(server, uri, document, offset)
     items = []
-    configured = server.conda_config.channels if server.conda_config is not None else ()
+    configured = server.session.config.channels
     extra = [(name, "in your conda configuration") for name in configured]
     candidates = core_completion.complete(document, offset, extra, facts=facts)
     for c in candidates:

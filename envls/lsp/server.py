@@ -31,6 +31,28 @@ async def _on_initialized(server: EnvlsServer, params: types.InitializedParams) 
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger("envls").addHandler(handler)
     await _pull_configuration(server)
+    _probe_cuda(server)
+
+
+def _probe_cuda(server: EnvlsServer) -> None:
+    """Detect the target's CUDA once, off the event loop; publish again when the answer is in."""
+    session = server.session
+    if session.options.cuda_version or session.probe_watched:
+        return
+    session.probe_watched = True
+    future = session.cuda_probe.start()
+    loop = asyncio.get_running_loop()
+
+    def done(_: object) -> None:
+        if server.session is session:
+            loop.call_soon_threadsafe(_refresh_all_after_probe, server)
+
+    future.add_done_callback(done)
+
+
+def _refresh_all_after_probe(server: EnvlsServer) -> None:
+    server.snapshots.clear()
+    _refresh_all(server)
 
 
 async def _pull_configuration(server: EnvlsServer) -> None:
@@ -51,6 +73,7 @@ async def _pull_configuration(server: EnvlsServer) -> None:
 
 
 def _refresh_all(server: EnvlsServer) -> None:
+    _probe_cuda(server)  # settings may have made a new session
     if server.pull_diagnostics:
         workspace_caps = server.client_capabilities.workspace
         if workspace_caps and workspace_caps.diagnostics and workspace_caps.diagnostics.refresh_support:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envls.core.analysis import AnalysisOptions
+from envls.host.cuda import check_cuda_setting
+from envls.session import SessionOptions
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,19 @@ class Settings:
     platforms: tuple[str, ...] = ()
     channel_refresh_hours: float = 6.0
     cache_dir: str = ""
+    cuda_version: str = ""
+    conda_path: str = ""
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def analysis_options(self) -> AnalysisOptions:
         return AnalysisOptions(disabled_codes=frozenset(self.disable))
+
+    def session_options(self) -> SessionOptions:
+        return SessionOptions(
+            channel_checks=self.channel_checks, platforms=self.platforms, trusted=self.trusted,
+            cache_dir=self.cache_dir, channel_refresh_hours=self.channel_refresh_hours,
+            cuda_version=self.cuda_version, conda_path=self.conda_path,
+        )
 
 
 def channel_checks_default(environ: dict[str, str] | None = None) -> bool:
@@ -42,7 +53,8 @@ def channel_checks_default(environ: dict[str, str] | None = None) -> bool:
 
 
 _ALIASES = {"logLevel": "log_level", "disabledCodes": "disable", "channelChecks": "channel_checks",
-            "channelRefreshHours": "channel_refresh_hours", "cacheDir": "cache_dir"}
+            "channelRefreshHours": "channel_refresh_hours", "cacheDir": "cache_dir", "cudaVersion": "cuda_version",
+            "condaPath": "conda_path"}
 _BOOLS = ("trusted", "channel_checks")
 
 
@@ -84,11 +96,17 @@ def parse_settings(raw: Any, base: Settings | None = None) -> Settings:
                 values[name] = float(value)
             else:
                 problems.append(f"envls.{key} must be a positive number of hours; ignored")
-        elif name == "cache_dir":
+        elif name in ("cache_dir", "conda_path"):
             if isinstance(value, str):
                 values[name] = value
             else:
-                problems.append(f"envls.{key} must be a folder path; ignored")
+                problems.append(f"envls.{key} must be a path; ignored")
+        elif name == "cuda_version":
+            problem = check_cuda_setting(value)
+            if problem is None:
+                values[name] = str(value).strip()
+            else:
+                problems.append(problem)
         else:
             log.debug("ignoring unknown setting envls.%s", key)
     return dataclasses.replace(base, **values, problems=tuple(problems))

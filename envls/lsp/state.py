@@ -12,14 +12,13 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from envls import __version__
-from envls.channels.condarc import CondaConfig, load_config
 from envls.channels.service import ChannelService
-from envls.channels.store import ChannelStore
-from envls.core.analysis import Analysis, AnalysisOptions, analyze, with_channels
+from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.files import is_environment_file
 from envls.core.text import Encoding
 from envls.lsp.convert import encoding_of
 from envls.lsp.settings import Settings
+from envls.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,7 @@ class EnvlsServer(LanguageServer):
         # One worker: analyses queue behind each other, and a queued one that is
         # superseded by a newer edit is cancelled before it starts.
         self.analysis_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envls-analysis")
-        self.conda_config: CondaConfig | None = None
-        self.channels: ChannelService | None = None
+        self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
         self.published: set[str] = set()  # documents with diagnostics on the client
@@ -74,33 +72,18 @@ class EnvlsServer(LanguageServer):
             return False
 
     def channel_service(self) -> ChannelService | None:
-        """The channel data service, made on first use from the settings and the user's .condarc."""
-        if not self.settings.channel_checks:
-            return None
-        if self.channels is None:
-            if self.conda_config is None:
-                self.conda_config = load_config()
-                for problem in self.conda_config.problems:
-                    log.warning("conda configuration: %s", problem)
-            cache = Path(self.settings.cache_dir) if self.settings.cache_dir else None
-            store = ChannelStore(cache, refresh_after=self.settings.channel_refresh_hours * 3600)
-            self.channels = ChannelService(self.conda_config, store, self.settings.platforms, self.settings.trusted)
-        return self.channels
+        """The channel data service (None when channel checks are off)."""
+        return self.session.channels
 
     def root_dir(self, uri: str) -> Path | None:
         path = self.workspace.get_text_document(uri).path
         return Path(path).parent if path else None
 
     def _analyze(self, uri: str, text: str) -> Analysis:
-        """Fast stages, plus the channel stage when facts for this file's channels are at hand."""
+        """Fast stages, then the channel, CUDA and drift stages from what the session has at hand."""
         options: AnalysisOptions = self.settings.analysis_options()
         analysis = analyze(text, options)
-        service = self.channels if self.settings.channel_checks else None
-        if service is not None and analysis.document.top is not None:
-            facts = service.cached(analysis.environment, self.root_dir(uri))
-            if facts is not None:
-                analysis = with_channels(analysis, facts, options)
-        return analysis
+        return self.session.enrich(analysis, self.root_dir(uri), options)
 
     def snapshot(self, uri: str) -> Snapshot:
         """The analysis of the document's current version, computed now if it is not cached."""
@@ -132,12 +115,8 @@ class EnvlsServer(LanguageServer):
         return snap
 
     def apply_settings(self, settings: Settings) -> None:
-        if settings.channel_checks != self.settings.channel_checks or (
-            (settings.platforms, settings.trusted, settings.cache_dir, settings.channel_refresh_hours)
-            != (self.settings.platforms, self.settings.trusted, self.settings.cache_dir,
-                self.settings.channel_refresh_hours)
-        ):
-            self.channels = None  # made again with the new settings on next use
+        if settings.session_options() != self.session.options:
+            self.session = Session(settings.session_options())  # a new setup: channels, CUDA target, tools
         self.settings = settings
         self.generation += 1
         self.snapshots.clear()

@@ -1,0 +1,69 @@
+"""The pip stage of the analysis: the pip findings that need data from outside, added to an Analysis.
+
+Mirrors ``with_channels`` in envls/core/analysis.py: pure, never raises, suppression comments and
+disabled codes honoured. The fast pip rules (``FAST_PIP_RULES``) belong to the fast stage;
+``fast_pip_findings`` runs them for callers that do not have them there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from envls.core.analysis import Analysis, AnalysisOptions, _suppressed
+from envls.core.channel_facts import ChannelFacts
+from envls.core.environment import Environment
+from envls.core.findings import Finding
+from envls.core.pip_facts import IndexFacts
+from envls.core.pip_rules import (
+    FAST_PIP_RULES,
+    dependency_duplicate_findings,
+    index_findings,
+    pip_file_findings,
+    prefer_conda_findings,
+)
+
+log = logging.getLogger(__name__)
+
+
+def fast_pip_findings(env: Environment) -> list[Finding]:
+    """Every fast pip rule's findings; a rule that fails is logged and skipped."""
+    findings: list[Finding] = []
+    for rule in FAST_PIP_RULES:
+        try:
+            findings.extend(rule(env))
+        except Exception:
+            log.exception("envls: pip rule %s failed", rule.__name__)
+    return findings
+
+
+def with_pip(analysis: Analysis, files: Mapping[str, str | None] | None = None, index_facts: IndexFacts | None = None,
+             channel_facts: ChannelFacts | None = None, options: AnalysisOptions | None = None) -> Analysis:
+    """The analysis with the pip stage added: `-r`/`-c`/`-e` files (``files``, see ``pip_file_findings``),
+    the indexes (``index_facts``) and the channels (``channel_facts``: prefer-conda, and packages that conda
+    installs as dependencies). Whatever is None is not checked."""
+    env = analysis.environment
+    if not env.pip or analysis.document.top is None:
+        return analysis
+    options = options or AnalysisOptions()
+    stages: list[tuple[str, Callable[[], list[Finding]]]] = []
+    if files is not None:
+        stages.append(("files", lambda: pip_file_findings(env, files)))
+    if index_facts is not None:
+        stages.append(("index", lambda: index_findings(env, index_facts)))
+    if channel_facts is not None:
+        stages.append(("prefer-conda", lambda: prefer_conda_findings(env, channel_facts)))
+        stages.append(("conda dependencies", lambda: dependency_duplicate_findings(env, channel_facts)))
+    extra: list[Finding] = []
+    for name, stage in stages:
+        try:
+            extra.extend(stage())
+        except Exception:  # a failing stage must not take the others down
+            log.exception("envls: the pip %s stage failed", name)
+    if not extra:
+        return analysis
+    present = {(f.code, f.span) for f in analysis.findings}
+    extra = [f for f in extra if (f.code, f.span) not in present]
+    findings = [*analysis.findings, *_suppressed(analysis.document, extra, options)]
+    findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
+    return Analysis(analysis.document, analysis.environment, tuple(findings))

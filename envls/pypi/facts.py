@@ -1,0 +1,140 @@
+"""Build the snapshots the pip rules read: IndexFacts from the indexes, and the text of the files that
+`-r`, `-c` and `-e` lines name.
+
+Index pages are asked for concurrently (the client's worker threads) and merged per project the way
+pip merges candidates from several indexes. Files are read with limits: at most ``MAX_FILES`` files of
+at most ``MAX_BYTES`` each, `-r` chains followed to ``MAX_INCLUDE_DEPTH`` and never twice, so a file that
+includes itself ends; the pure rules report the cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from envls.core.environment import Environment
+from envls.core.pip_facts import IndexFacts, IndexState, ProjectState, Release
+from envls.core.pip_lines import included_path, parse_pip_line, requirement_file_lines
+from envls.core.pip_rules import MAX_INCLUDE_DEPTH
+from envls.core.pip_section import index_requirements, pip_items
+from envls.core.pypi_mapping import canonical
+from envls.pypi.config import IndexPlan
+from envls.pypi.index import IndexClient, ProjectPage
+
+MAX_FILES = 64
+MAX_BYTES = 1024 * 1024
+
+
+def requirement_names(env: Environment) -> set[str]:
+    """The canonical names of the requirements that pip looks up on an index."""
+    return {item.name for item in index_requirements(env) if item.name}
+
+
+def _merge(name: str, pages: Sequence[ProjectPage]) -> ProjectState:
+    found = [p for p in pages if p.state == "ok"]
+    if found:
+        by_version: dict[object, Release] = {}
+        for page in found:
+            for release in page.releases:
+                known = by_version.get(release.version)
+                if known is None:
+                    by_version[release.version] = release
+                else:
+                    by_version[release.version] = Release(
+                        release.version, known.files + release.files, known.yanked and release.yanked,
+                        known.yanked_reason or release.yanked_reason,
+                        tuple(sorted(set(known.requires_python) | set(release.requires_python))))
+        releases = tuple(sorted(by_version.values(), key=lambda r: r.version))
+        return ProjectState(name, "ok", releases)
+    if any(p.state == "unreachable" for p in pages) or not pages:
+        return ProjectState(name, "unknown")
+    return ProjectState(name, "missing")
+
+
+def _index_state(url: str, pages: Sequence[ProjectPage], from_file: bool) -> IndexState:
+    failed = [p for p in pages if p.state == "unreachable"]
+    if failed:
+        return IndexState(url, "unreachable", failed[0].detail, from_file=from_file)
+    cached = [p for p in pages if p.from_cache and p.fetched_at is not None]
+    if cached:
+        oldest = min(p.fetched_at for p in cached if p.fetched_at is not None)
+        return IndexState(url, "ok", cached[0].detail, from_cache_age=max(0.0, time.time() - oldest),
+                          from_file=from_file)
+    return IndexState(url, "ok", from_file=from_file)
+
+
+async def gather(client: IndexClient, env: Environment, plan: IndexPlan, extra_names: Iterable[str] = (),
+                 previous: IndexFacts | None = None) -> IndexFacts:
+    """IndexFacts for ``env`` under ``plan`` (and the pages of ``extra_names``, e.g. a name being completed)."""
+    names = sorted(requirement_names(env) | {canonical(n) for n in extra_names})
+    pairs = [(index, name) for index in plan.indexes for name in names]
+    pages = await asyncio.gather(*(client.page_async(index.url, name) for index, name in pairs))
+    by_index: dict[str, list[ProjectPage]] = {index.url: [] for index in plan.indexes}
+    by_name: dict[str, list[ProjectPage]] = {name: [] for name in names}
+    for (index, name), page in zip(pairs, pages, strict=True):
+        by_index[index.url].append(page)
+        by_name[name].append(page)
+    states = [_index_state(index.display, by_index[index.url], index.from_file) for index in plan.indexes]
+    states += [IndexState(url, "skipped", "not contacted in an untrusted workspace", from_file=True)
+               for url in plan.skipped]
+    projects = dict(previous.projects) if previous is not None else {}
+    projects.update({name: _merge(name, by_name[name]) for name in names})
+    return IndexFacts(tuple(states), projects, frozenset(names) | (previous.loaded if previous else frozenset()),
+                      plan.other_sources, plan.skipped)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def _inside(key: str) -> bool:
+    return not posixpath.isabs(key) and not key.startswith("../") and key != ".."
+
+
+def _read(path: Path) -> str | None:
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES)
+    except (IsADirectoryError, PermissionError):
+        return ""  # there, but not a requirements file pip could read either: not "missing"
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def read_pip_files(env: Environment, base_dir: Path | None, trusted: bool = True) -> dict[str, str | None]:
+    """The files that the pip section's `-r`/`-c` lines name (and those they name in turn) as text, and the
+    paths of `-e` lines as "" when they exist, each None when nothing is there. Keys are those of
+    ``envls.core.pip_lines.included_path``. In an untrusted workspace only paths inside ``base_dir`` are read."""
+    files: dict[str, str | None] = {}
+    if base_dir is None:
+        return files
+    queue: list[tuple[str, int]] = []
+    for item in pip_items(env):
+        option = item.line.long_option
+        if item.line.kind != "option" or option not in ("--requirement", "--constraint", "--editable"):
+            continue
+        key = included_path(None, item.line.argument or "")
+        if key is None or key in files or (not trusted and not _inside(key)):
+            continue
+        if option == "--editable":
+            files[key] = "" if (base_dir / key).exists() else None
+        else:
+            queue.append((key, 1))
+    while queue and len(files) < MAX_FILES:
+        key, depth = queue.pop(0)
+        if key in files:
+            continue
+        text = _read(base_dir / key)
+        files[key] = text
+        if not text or depth >= MAX_INCLUDE_DEPTH:
+            continue
+        for _, line_text in requirement_file_lines(text):
+            line = parse_pip_line(line_text)
+            if line.kind == "option" and line.long_option in ("--requirement", "--constraint"):
+                nested = included_path(key, line.argument or "")
+                if nested is not None and nested not in files and (trusted or _inside(nested)):
+                    queue.append((nested, depth + 1))
+    return files

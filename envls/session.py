@@ -1,0 +1,144 @@
+"""What envls knows about this machine and the user's setup, shared by the server and `envls check`.
+
+A Session holds the slow or stateful sources (the user's conda configuration and tools, channel
+data, the CUDA probe, installed environments) and turns them into the snapshots the pure stages
+take. `enrich()` never waits: it uses what is loaded (a stat of conda-meta at most); `load()` and
+`detect_cuda()` are the slow parts, awaited in the background by the server, at once by the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from envls.channels.condarc import CondaConfig, load_config
+from envls.channels.facts import host_subdir
+from envls.channels.service import ChannelService
+from envls.channels.store import ChannelStore
+from envls.core.analysis import Analysis, AnalysisOptions, with_channels
+from envls.core.channel_facts import ChannelFacts
+from envls.core.cuda import cuda_target
+from envls.core.cuda_stage import with_cuda
+from envls.core.drift import InstalledSnapshot
+from envls.core.drift_stage import with_drift
+from envls.core.environment import Environment
+from envls.host.conda_tools import CondaTool, find_conda_tools, find_environment
+from envls.host.cuda import CudaDetection, CudaProbe, driver_and_source
+from envls.host.installed import read_installed, stamp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """The settings a session is made from; a change of any of them makes a new session."""
+
+    channel_checks: bool = True
+    platforms: tuple[str, ...] = ()
+    trusted: bool = True
+    cache_dir: str = ""
+    channel_refresh_hours: float = 6.0
+    cuda_version: str = ""
+    conda_path: str = ""
+
+
+class Session:
+    def __init__(self, options: SessionOptions) -> None:
+        self.options = options
+        self._config: CondaConfig | None = None
+        self._tools: list[CondaTool] | None = None
+        self._channels: ChannelService | None = None
+        self.cuda_probe = CudaProbe()
+        self.probe_watched = False  # the server republishes once the probe answers
+        self._installed: dict[str, tuple[object, InstalledSnapshot]] = {}
+
+    # -- the user's setup, read once ------------------------------------------------------
+
+    @property
+    def config(self) -> CondaConfig:
+        if self._config is None:
+            self._config = load_config()
+            for problem in self._config.problems:
+                log.warning("conda configuration: %s", problem)
+        return self._config
+
+    @property
+    def tools(self) -> list[CondaTool]:
+        if self._tools is None:
+            self._tools = find_conda_tools(self.options.conda_path or None)
+        return self._tools
+
+    @property
+    def channels(self) -> ChannelService | None:
+        if not self.options.channel_checks:
+            return None
+        if self._channels is None:
+            cache = Path(self.options.cache_dir) if self.options.cache_dir else None
+            store = ChannelStore(cache, refresh_after=self.options.channel_refresh_hours * 3600)
+            self._channels = ChannelService(self.config, store, self.options.platforms, self.options.trusted)
+        return self._channels
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def cached_facts(self, env: Environment, root: Path | None) -> ChannelFacts | None:
+        service = self.channels
+        return service.cached(env, root) if service is not None else None
+
+    async def load(self, env: Environment, root: Path | None, extra_names: tuple[str, ...] = ()) -> ChannelFacts | None:
+        service = self.channels
+        if service is None:
+            return None
+        return await service.facts(env, root, extra_names)
+
+    def cuda_detection(self) -> CudaDetection | None:
+        """The probe's answer when it has one (the server starts it; `envls check` waits for it)."""
+        if self.options.cuda_version:
+            return None  # the setting decides; no probe needed
+        return self.cuda_probe.cached()
+
+    def installed(self, env: Environment, root: Path | None) -> InstalledSnapshot | None:
+        """The installed environment the file describes (by name or prefix), re-read when it changed."""
+        target = (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None)
+        if not target:
+            return None
+        try:
+            found = find_environment(target, self.config, self.tools, base_dir=root)
+        except OSError as err:
+            log.debug("looking for environment %s failed: %s", target, err)
+            return None
+        if found is None:
+            return None
+        current = stamp(found.prefix)
+        cached = self._installed.get(found.prefix)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+        snapshot = read_installed(found.prefix)
+        self._installed[found.prefix] = (current, snapshot)
+        return snapshot
+
+    # -- the stages -----------------------------------------------------------------------
+
+    def enrich(self, analysis: Analysis, root: Path | None, options: AnalysisOptions,
+               facts: ChannelFacts | None = None, cuda_ready: bool = True) -> Analysis:
+        """Add the channel, CUDA and drift stages to a fast analysis, from what is at hand."""
+        if analysis.document.top is None:
+            return analysis
+        env = analysis.environment
+        facts = facts if facts is not None else self.cached_facts(env, root)
+        if facts is not None:
+            analysis = with_channels(analysis, facts, options)
+        if cuda_ready:
+            detection = self.cuda_detection()
+            if detection is not None or self.options.cuda_version:
+                driver, source = driver_and_source(detection, self.options.cuda_version)
+                target = cuda_target(env, driver, source, self.options.platforms, (host_subdir(),))
+                analysis = with_cuda(analysis, target, facts, options)
+        try:
+            installed = self.installed(env, root)
+        except Exception:
+            log.exception("reading the installed environment failed")
+            installed = None
+        if installed is not None:
+            analysis = with_drift(analysis, installed, options)
+        return analysis
