@@ -18,7 +18,7 @@ from envls.channels.service import ChannelService
 from envls.channels.store import ChannelStore
 from envls.core.analysis import Analysis, AnalysisOptions, with_channels
 from envls.core.channel_facts import ChannelFacts
-from envls.core.cuda import cuda_target
+from envls.core.cuda import CudaTarget, cuda_target
 from envls.core.cuda_stage import with_cuda
 from envls.core.drift import InstalledSnapshot
 from envls.core.drift_stage import with_drift
@@ -97,6 +97,14 @@ class Session:
             return None  # the setting decides; no probe needed
         return self.cuda_probe.cached()
 
+    def cuda_target(self, env: Environment) -> CudaTarget | None:
+        """The CUDA of the machine the file is for; None until the probe has answered."""
+        detection = self.cuda_detection()
+        if detection is None and not self.options.cuda_version:
+            return None
+        driver, source = driver_and_source(detection, self.options.cuda_version)
+        return cuda_target(env, driver, source, self.options.platforms, (host_subdir(),))
+
     def installed(self, env: Environment, root: Path | None) -> InstalledSnapshot | None:
         """The installed environment the file describes (by name or prefix), re-read when it changed."""
         target = (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None)
@@ -128,12 +136,9 @@ class Session:
         facts = facts if facts is not None else self.cached_facts(env, root)
         if facts is not None:
             analysis = with_channels(analysis, facts, options)
-        if cuda_ready:
-            detection = self.cuda_detection()
-            if detection is not None or self.options.cuda_version:
-                driver, source = driver_and_source(detection, self.options.cuda_version)
-                target = cuda_target(env, driver, source, self.options.platforms, (host_subdir(),))
-                analysis = with_cuda(analysis, target, facts, options)
+        target = self.cuda_target(env) if cuda_ready else None
+        if target is not None:
+            analysis = with_cuda(analysis, target, facts, options)
         try:
             installed = self.installed(env, root)
         except Exception:

@@ -89,6 +89,7 @@ class IndexFacts:
     loaded: frozenset[str] = frozenset()  # canonical names whose pages were asked for
     other_sources: bool = False  # `--find-links` or `--no-index`: pip may find files the indexes do not list
     untrusted_skipped: tuple[str, ...] = ()  # index URLs the file names that were not contacted (untrusted mode)
+    pre: bool = False  # `--pre` in a `-r` file: pip considers pre-releases everywhere
 
     def project(self, name: str) -> ProjectState | None:
         return self.projects.get(str(canonicalize_name(name)))

@@ -46,8 +46,8 @@ def index_findings(env: Environment, facts: IndexFacts) -> list[Finding]:
     items = index_requirements(env)
     if not items:
         return []
-    findings = list(_unreachable(env, facts, items))
-    prereleases = True if "--pre" in section_options(env) else None
+    findings = list(_unreachable(env, facts))
+    prereleases = True if facts.pre or "--pre" in section_options(env) else None
     local_served = has_index_options(env)
     pin = python_pin(env)
     for item in items:
@@ -81,7 +81,7 @@ def _where(facts: IndexFacts) -> str:
     return urls[0] if len(urls) == 1 else ", ".join(urls[:-1]) + " or " + urls[-1]
 
 
-def _unreachable(env: Environment, facts: IndexFacts, items: Sequence[PipItem]) -> Iterator[Finding]:
+def _unreachable(env: Environment, facts: IndexFacts) -> Iterator[Finding]:
     named = {display_url(i.line.argument or ""): i for i in pip_items(env)
              if i.line.kind == "option" and i.line.long_option in ("--index-url", "--extra-index-url")}
     for state in facts.indexes:

@@ -14,6 +14,7 @@ from envls.core import hover as core_hover
 from envls.core import query
 from envls.core import symbols as core_symbols
 from envls.core.channel_facts import ChannelFacts
+from envls.core.cuda_hover import cuda_hover
 from envls.core.environment import environment_of
 from envls.lsp import convert
 from envls.lsp.state import EnvlsServer
@@ -91,11 +92,15 @@ def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
     snap = server.snapshot(params.text_document.uri)
     index = snap.analysis.document.index
     offset = convert.offset(index, params.position, server.encoding)
-    service = server.channel_service()
-    facts = service.cached(snap.analysis.environment, server.root_dir(params.text_document.uri)) if service else None
-    found = core_hover.hover(snap.analysis.environment, offset, facts)
+    env = snap.analysis.environment
+    facts = server.session.cached_facts(env, server.root_dir(params.text_document.uri))
+    found = core_hover.hover(env, offset, facts)
     if found is None:
         return None
+    target = server.session.cuda_target(env)
+    extra = cuda_hover(env, target, offset, facts) if target is not None else None
+    if extra:
+        found = core_hover.HoverText(f"{found.markdown}\n\n{extra}", found.start, found.end)
     return types.Hover(
         contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=found.markdown),
         range=convert.to_range(index, found.start, found.end, server.encoding),

@@ -83,7 +83,7 @@ async def gather(client: IndexClient, env: Environment, plan: IndexPlan, extra_n
     projects = dict(previous.projects) if previous is not None else {}
     projects.update({name: _merge(name, by_name[name]) for name in names})
     return IndexFacts(tuple(states), projects, frozenset(names) | (previous.loaded if previous else frozenset()),
-                      plan.other_sources, plan.skipped)
+                      plan.other_sources, plan.skipped, plan.pre)
 
 
 # -- files ---------------------------------------------------------------------------------
