@@ -12,7 +12,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from envls.lsp import diagnostics, features
+from envls.lsp import commands, diagnostics, features, lenses
 from envls.lsp.logs import ClientLogHandler
 from envls.lsp.settings import parse_settings
 from envls.lsp.state import EnvlsServer
@@ -140,6 +140,7 @@ FEATURES: list[tuple[str, Any, Any]] = [
     (types.TEXT_DOCUMENT_CODE_ACTION,
      types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]), features.code_actions),
     (types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, None, features.document_symbols),
+    (types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False), lenses.code_lenses),
 ]
 
 
@@ -147,6 +148,8 @@ def create_server() -> EnvlsServer:
     server = EnvlsServer()
     for method, options, handler in FEATURES:
         server.feature(method, options)(handler)
+    for name, command in commands.COMMANDS:
+        server.command(name)(command)
     return server
 
 

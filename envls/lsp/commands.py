@@ -1,0 +1,183 @@
+"""Commands (`workspace/executeCommand`): create and update the environment, select its interpreter, list.
+
+Long commands report `$/progress` (cancellable: the client's cancel ends the whole process tree) and
+stream their output to the client's log. In an untrusted workspace, commands that run processes refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.uris import to_fs_path
+
+from envls.actions.create import create_environment
+from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
+from envls.core.environment import environment_of
+from envls.host.conda_tools import InstalledEnv, envs_dirs, find_environment, list_environments
+from envls.lsp import diagnostics
+from envls.lsp.state import EnvlsServer
+
+log = logging.getLogger(__name__)
+
+CREATE = "envls.createEnvironment"
+UPDATE = "envls.updateEnvironment"
+SELECT = "envls.selectInterpreter"
+LIST = "envls.listEnvironments"
+_BACKENDS = ("auto", "conda", "mamba", "micromamba", "embedded")
+
+
+def _arguments(args: tuple[Any, ...]) -> dict[str, Any]:
+    first = args[0] if args else {}
+    if not isinstance(first, dict):
+        raise JsonRpcInvalidParams("expected one argument: an object with `uri`")
+    return first
+
+
+def _env_file(arguments: dict[str, Any]) -> Path:
+    uri = arguments.get("uri")
+    path = to_fs_path(uri) if isinstance(uri, str) else None
+    if not path:
+        raise JsonRpcInvalidParams("`uri` must be the file: URI of an environment file")
+    return Path(path)
+
+
+class _ProgressReporter:
+    """Reports an action's progress to the client (`$/progress`) and its output to the client's log."""
+
+    def __init__(self, server: EnvlsServer, token: str | None) -> None:
+        self.server = server
+        self.token = token
+
+    def progress(self, message: str, percent: int | None) -> None:
+        if self.token is not None:
+            self.server.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=message, percentage=percent))
+
+    def log(self, line: str) -> None:
+        self.server.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
+
+
+async def _begin(server: EnvlsServer, title: str, cancel: asyncio.Event) -> str | None:
+    window = server.client_capabilities.window
+    if not (window and window.work_done_progress):
+        return None
+    token = f"envls-{title.split()[0].lower()}-{id(cancel)}"
+    try:
+        await server.work_done_progress.create_async(token)
+    except Exception as err:  # the client may refuse a progress bar; the command runs anyway
+        log.debug("no progress bar: %s", err)
+        return None
+    server.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True))
+    future = server.work_done_progress.tokens.get(token)
+    if future is not None:
+        loop = asyncio.get_running_loop()
+        future.add_done_callback(lambda f: loop.call_soon_threadsafe(cancel.set) if f.cancelled() else None)
+    return token
+
+
+def _result(result: Result) -> dict[str, Any]:
+    return {"prefix": result.prefix, "pythonPath": result.python_path, "backend": result.backend}
+
+
+async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], update: bool) -> dict[str, Any]:
+    if not server.settings.trusted:
+        raise JsonRpcInvalidParams("envls does not run conda in an untrusted workspace; trust it first")
+    env_file = _env_file(arguments)
+    backend = arguments.get("backend", "auto")
+    if backend not in _BACKENDS:
+        raise JsonRpcInvalidParams(f"`backend` must be one of {', '.join(_BACKENDS)}")
+    request = CreateRequest(
+        env_file=env_file, name=arguments.get("name"), prefix=arguments.get("prefix"), backend=backend,
+        prune=bool(arguments.get("prune", False)), force=bool(arguments.get("force", False)), update=update,
+    )
+    session = server.session
+    cancel = asyncio.Event()
+    verb = "Updating" if update else "Creating"
+    token = await _begin(server, f"{verb} environment", cancel)
+    reporter = _ProgressReporter(server, token)
+    outcome = "failed"
+    try:
+        result = await create_environment(
+            request, tools=session.tools, envs_dirs=envs_dirs(session.config, session.tools),
+            reporter=reporter, cancel=cancel,
+        )
+        outcome = f"done: {result.prefix}"
+    except Cancelled:
+        outcome = "cancelled"
+        raise JsonRpcInternalError(f"{verb.lower()} the environment was cancelled; nothing was left behind") from None
+    except ActionError as err:
+        outcome = "failed"
+        server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=err.message))
+        raise JsonRpcInternalError(err.message) from None
+    finally:
+        if token is not None:
+            server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+    _environments_changed(server)
+    return _result(result)
+
+
+def _environments_changed(server: EnvlsServer) -> None:
+    """Drift and code lenses depend on installed environments: look again."""
+    server.snapshots.clear()
+    for uri in list(server.workspace.text_documents):
+        diagnostics.schedule(server, uri)
+    caps = server.client_capabilities.workspace
+    if caps and caps.code_lens and caps.code_lens.refresh_support:
+        server.workspace_code_lens_refresh(None)
+
+
+async def create(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
+    return await _create_or_update(ls, _arguments(args), update=False)
+
+
+async def update(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
+    return await _create_or_update(ls, _arguments(args), update=True)
+
+
+def described_environment(server: EnvlsServer, env_file: Path, name: str | None = None,
+                          prefix: str | None = None) -> tuple[str | None, InstalledEnv | None]:
+    """The name or prefix the file (or the arguments) give, and the installed environment it is, if any."""
+    target = prefix or name
+    if not target:
+        try:
+            text = env_file.read_text(encoding="utf-8-sig")
+        except OSError:
+            text = ""
+        uri = env_file.as_uri()
+        if uri in server.workspace.text_documents:
+            text = server.workspace.get_text_document(uri).source
+        from envls.core.document import parse
+
+        env = environment_of(parse(text))
+        target = (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None)
+    if not target:
+        return None, None
+    session = server.session
+    return target, find_environment(target, session.config, session.tools, base_dir=env_file.parent)
+
+
+def select_interpreter(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
+    arguments = _arguments(args)
+    env_file = _env_file(arguments)
+    target, found = described_environment(ls, env_file, arguments.get("name"), arguments.get("prefix"))
+    if target is None:
+        raise JsonRpcInvalidParams("the file has no `name:` or `prefix:`, and none was given")
+    if found is None:
+        raise JsonRpcInternalError(f"environment `{target}` does not exist yet: create it first")
+    if not found.python_path:
+        raise JsonRpcInternalError(f"environment `{target}` has no Python interpreter")
+    return {"pythonPath": found.python_path, "prefix": found.prefix, "name": found.name}
+
+
+def list_all(ls: EnvlsServer, *args: Any) -> list[dict[str, Any]]:
+    session = ls.session
+    return [{"name": e.name, "prefix": e.prefix, "pythonPath": e.python_path, "manager": e.manager}
+            for e in list_environments(session.config, session.tools)]
+
+
+COMMANDS = ((CREATE, create), (UPDATE, update), (SELECT, select_interpreter), (LIST, list_all))
