@@ -7,9 +7,10 @@ stream their output to the client's log. In an untrusted workspace, commands tha
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
@@ -29,6 +30,8 @@ UPDATE = "envls.updateEnvironment"
 SELECT = "envls.selectInterpreter"
 LIST = "envls.listEnvironments"
 _BACKENDS = ("auto", "conda", "mamba", "micromamba", "embedded")
+T = TypeVar("T")
+_TOKEN_NUMBERS = itertools.count(1)
 
 
 def _arguments(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -36,6 +39,15 @@ def _arguments(args: tuple[Any, ...]) -> dict[str, Any]:
     if not isinstance(first, dict):
         raise JsonRpcInvalidParams("expected one argument: an object with `uri`")
     return first
+
+
+def _optional(arguments: dict[str, Any], key: str, kind: type[T]) -> T | None:
+    """An optional argument of type ``kind`` (absent or null: None); InvalidParams for any other type."""
+    value = arguments.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    expected = "true or false" if kind is bool else "a string"
+    raise JsonRpcInvalidParams(f"`{key}` must be {expected}, not {type(value).__name__}")
 
 
 def _env_file(arguments: dict[str, Any]) -> Path:
@@ -66,7 +78,7 @@ async def _begin(server: EnvlsServer, title: str, cancel: asyncio.Event) -> str 
     window = server.client_capabilities.window
     if not (window and window.work_done_progress):
         return None
-    token = f"envls-{title.split()[0].lower()}-{id(cancel)}"
+    token = f"envls-{title.split()[0].lower()}-{next(_TOKEN_NUMBERS)}"
     try:
         await server.work_done_progress.create_async(token)
     except Exception as err:  # the client may refuse a progress bar; the command runs anyway
@@ -92,8 +104,9 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
     if backend not in _BACKENDS:
         raise JsonRpcInvalidParams(f"`backend` must be one of {', '.join(_BACKENDS)}")
     request = CreateRequest(
-        env_file=env_file, name=arguments.get("name"), prefix=arguments.get("prefix"), backend=backend,
-        prune=bool(arguments.get("prune", False)), force=bool(arguments.get("force", False)), update=update,
+        env_file=env_file, name=_optional(arguments, "name", str), prefix=_optional(arguments, "prefix", str),
+        backend=backend, prune=_optional(arguments, "prune", bool) or False,
+        force=_optional(arguments, "force", bool) or False, update=update,
     )
     session = server.session
     cancel = asyncio.Event()
@@ -117,6 +130,7 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
     finally:
         if token is not None:
             server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+            server.work_done_progress.tokens.pop(token, None)  # its cancel future (and the command's event)
     _environments_changed(server)
     return _result(result)
 
@@ -164,7 +178,8 @@ def described_environment(server: EnvlsServer, env_file: Path, name: str | None 
 def select_interpreter(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     arguments = _arguments(args)
     env_file = _env_file(arguments)
-    target, found = described_environment(ls, env_file, arguments.get("name"), arguments.get("prefix"))
+    target, found = described_environment(ls, env_file, _optional(arguments, "name", str),
+                                          _optional(arguments, "prefix", str))
     if target is None:
         raise JsonRpcInvalidParams("the file has no `name:` or `prefix:`, and none was given")
     if found is None:

@@ -19,12 +19,12 @@ from envls.lsp.state import EnvlsServer
 log = logging.getLogger(__name__)
 
 
-def schedule(server: EnvlsServer, uri: str) -> None:
+def schedule(server: EnvlsServer, uri: str, force: bool = False) -> None:
     """(Re)start the analysis and publication for ``uri``, then the channel stage when it needs data."""
     previous = server.pending.get(uri)
     if previous is not None and not previous.done():
         previous.cancel()
-    server.pending[uri] = asyncio.ensure_future(_publish(server, uri))
+    server.pending[uri] = asyncio.ensure_future(_publish(server, uri, force))
 
 
 _PROGRESS_AFTER = 0.4  # seconds: loads faster than this show no progress
@@ -93,13 +93,15 @@ async def _with_progress(server: EnvlsServer, task: asyncio.Future[Any]) -> None
         progress.end(token, types.WorkDoneProgressEnd(message="Channel data loaded"))
 
 
-async def _publish(server: EnvlsServer, uri: str) -> None:
+async def _publish(server: EnvlsServer, uri: str, force: bool = False) -> None:
+    """Publish the current version's diagnostics; unchanged ones are not sent again unless ``force``
+    (open and save always publish)."""
     try:
         await asyncio.sleep(0)  # let a burst of changes that are already read coalesce
         if not server.is_environment(uri):
             # No longer (or never) an environment file: clear whatever was shown for it.
             if uri in server.published:
-                server.published.discard(uri)
+                del server.published[uri]
                 version = server.workspace.get_text_document(uri).version
                 server.text_document_publish_diagnostics(
                     types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=version))
@@ -109,10 +111,11 @@ async def _publish(server: EnvlsServer, uri: str) -> None:
             return  # a newer version is on its way
         if not server.pull_diagnostics:
             diags = convert.diagnostics(snap.analysis.findings, snap.analysis.document.index, server.encoding, uri)
-            server.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=snap.version)
-            )
-            server.published.add(uri)
+            if force or server.published.get(uri) != (snap.version, diags):
+                server.text_document_publish_diagnostics(
+                    types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=snap.version)
+                )
+                server.published[uri] = (snap.version, diags)
         _refresh_channels(server, uri)
     except asyncio.CancelledError:
         raise

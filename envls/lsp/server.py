@@ -92,7 +92,7 @@ async def _on_change_configuration(server: EnvlsServer, params: types.DidChangeC
 
 
 def _on_open(server: EnvlsServer, params: types.DidOpenTextDocumentParams) -> None:
-    diagnostics.schedule(server, params.text_document.uri)
+    diagnostics.schedule(server, params.text_document.uri, force=True)
 
 
 def _on_change(server: EnvlsServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -110,7 +110,7 @@ def _drop_finished_notification_futures(server: EnvlsServer) -> None:
 
 
 def _on_save(server: EnvlsServer, params: types.DidSaveTextDocumentParams) -> None:
-    diagnostics.schedule(server, params.text_document.uri)
+    diagnostics.schedule(server, params.text_document.uri, force=True)
 
 
 def _on_close(server: EnvlsServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -47,7 +47,8 @@ class EnvlsServer(LanguageServer):
         self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
-        self.published: set[str] = set()  # documents with diagnostics on the client
+        # What the client shows for each document: (version, diagnostics) of the last publication.
+        self.published: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
 
     @property
     def encoding(self) -> Encoding:
@@ -125,6 +126,7 @@ class EnvlsServer(LanguageServer):
 
     def forget(self, uri: str) -> None:
         self.snapshots.pop(uri, None)
+        self.published.pop(uri, None)
         for tasks in (self.pending, self.channel_tasks):
             task = tasks.pop(uri, None)
             if task is not None:
