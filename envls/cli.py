@@ -79,10 +79,9 @@ def _check_file(path: str, options: AnalysisOptions, explicit: bool,
         return None
     analysis = analyze(text, options)
     root = Path(path).resolve().parent
-    facts = None
     if analysis.document.top is not None:
-        facts = asyncio.run(session.load(analysis.environment, root))
-    analysis = session.enrich(analysis, root, options, facts)
+        asyncio.run(session.load_all(analysis.environment, root))
+    analysis = session.enrich(analysis, root, options)
     findings = list(analysis.findings)
     if bad_offset is not None:
         findings.insert(0, Finding("yaml-syntax", Severity.ERROR,

@@ -9,6 +9,7 @@ take. `enrich()` never waits: it uses what is loaded (a stat of conda-meta at mo
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +24,17 @@ from envls.core.cuda_stage import with_cuda
 from envls.core.drift import InstalledSnapshot
 from envls.core.drift_stage import with_drift
 from envls.core.environment import Environment
-from envls.host.conda_tools import CondaTool, find_conda_tools, find_environment
+from envls.core.pip_facts import IndexFacts
+from envls.core.pip_stage import with_pip
+from envls.host.conda_tools import CondaTool, InstalledEnv, find_conda_tools, find_environment
 from envls.host.cuda import CudaDetection, CudaProbe, driver_and_source
 from envls.host.installed import read_installed, stamp
+from envls.pypi.index import IndexClient
+from envls.pypi.service import PipService
 
 log = logging.getLogger(__name__)
+
+_FIND_TTL = 10.0  # seconds a found (or missing) environment is remembered between keystrokes
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,15 @@ class Session:
         self._config: CondaConfig | None = None
         self._tools: list[CondaTool] | None = None
         self._channels: ChannelService | None = None
+        self._pip: PipService | None = None
         self.cuda_probe = CudaProbe()
         self.probe_watched = False  # the server republishes once the probe answers
         self._installed: dict[str, tuple[object, InstalledSnapshot]] = {}
+        self._found: dict[tuple[str, Path | None], tuple[float, InstalledEnv | None]] = {}
+
+    def environments_changed(self) -> None:
+        """Forget where environments are (after a create or update): the next look finds them again."""
+        self._found.clear()
 
     # -- the user's setup, read once ------------------------------------------------------
 
@@ -79,7 +92,44 @@ class Session:
             self._channels = ChannelService(self.config, store, self.options.platforms, self.options.trusted)
         return self._channels
 
+    @property
+    def pip(self) -> PipService | None:
+        """The package index service (off with the network checks: ENVLS_CHANNEL_CHECKS=0 or channelChecks)."""
+        if not self.options.channel_checks:
+            return None
+        if self._pip is None:
+            cache = Path(self.options.cache_dir) if self.options.cache_dir else None
+            client = IndexClient(cache, refresh_after=self.options.channel_refresh_hours * 3600)
+            self._pip = PipService(client, trusted=self.options.trusted)
+        return self._pip
+
     # -- snapshots ------------------------------------------------------------------------
+
+    def pip_files(self, env: Environment, root: Path | None) -> dict[str, str | None]:
+        """The `-r`/`-c`/`-e` files the pip section names (local reads, bounded)."""
+        from envls.pypi.facts import read_pip_files
+
+        if not env.pip:
+            return {}
+        return read_pip_files(env, root, trusted=self.options.trusted)
+
+    def cached_index(self, env: Environment, files: dict[str, str | None]) -> IndexFacts | None:
+        service = self.pip
+        return service.cached(env, files) if service is not None else None
+
+    def needs_load(self, env: Environment, root: Path | None) -> bool:
+        """True when channel or index data that this file needs is not loaded yet (no I/O)."""
+        channels, pip = self.channels, self.pip
+        if channels is not None and channels.needs_refresh(env, root):
+            return True
+        return pip is not None and bool(env.pip) and pip.needs_refresh(env, self.pip_files(env, root))
+
+    async def load_all(self, env: Environment, root: Path | None) -> None:
+        """Load the channel and index data this file needs."""
+        await self.load(env, root)
+        pip = self.pip
+        if pip is not None and env.pip:
+            await pip.facts(env, self.pip_files(env, root))
 
     def cached_facts(self, env: Environment, root: Path | None) -> ChannelFacts | None:
         service = self.channels
@@ -110,11 +160,17 @@ class Session:
         target = (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None)
         if not target:
             return None
-        try:
-            found = find_environment(target, self.config, self.tools, base_dir=root)
-        except OSError as err:
-            log.debug("looking for environment %s failed: %s", target, err)
-            return None
+        key = (target, root)
+        hit = self._found.get(key)
+        if hit is not None and time.monotonic() - hit[0] < _FIND_TTL:
+            found = hit[1]
+        else:
+            try:
+                found = find_environment(target, self.config, self.tools, base_dir=root)
+            except OSError as err:
+                log.debug("looking for environment %s failed: %s", target, err)
+                found = None
+            self._found[key] = (time.monotonic(), found)
         if found is None:
             return None
         current = stamp(found.prefix)
@@ -136,6 +192,9 @@ class Session:
         facts = facts if facts is not None else self.cached_facts(env, root)
         if facts is not None:
             analysis = with_channels(analysis, facts, options)
+        files = self.pip_files(env, root)
+        if env.pip:
+            analysis = with_pip(analysis, files, self.cached_index(env, files), facts, options)
         target = self.cuda_target(env) if cuda_ready else None
         if target is not None:
             analysis = with_cuda(analysis, target, facts, options)

@@ -131,4 +131,4 @@ async def test_slow_channel_shows_progress(tmp_path: Path) -> None:
                        for r in rs]
             assert [type(r) for r in reports] == [types.WorkDoneProgressBegin, types.WorkDoneProgressEnd]
             begin = reports[0]
-            assert isinstance(begin, types.WorkDoneProgressBegin) and begin.message == "Loading channel data"
+            assert isinstance(begin, types.WorkDoneProgressBegin) and begin.message == "Loading channel and package index data"

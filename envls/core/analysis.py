@@ -16,6 +16,7 @@ from envls.core.channel_rules import channel_findings
 from envls.core.document import Document, parse
 from envls.core.environment import Environment, environment_of
 from envls.core.findings import Finding, Severity, Span
+from envls.core.pip_rules import FAST_PIP_RULES
 from envls.core.rules import FAST_RULES, unknown_keys
 from envls.core.schema import validate
 
@@ -90,7 +91,7 @@ def _structure(document: Document, environment: Environment) -> Iterable[Finding
 
 
 def _rules(document: Document, environment: Environment) -> Iterable[Finding]:
-    for rule in FAST_RULES:
+    for rule in (*FAST_RULES, *FAST_PIP_RULES):
         try:
             yield from list(rule(environment))
         except Exception:

@@ -137,10 +137,13 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
 
 def _environments_changed(server: EnvlsServer) -> None:
     """Drift and code lenses depend on installed environments: look again."""
+    server.session.environments_changed()
     server.snapshots.clear()
     for uri in list(server.workspace.text_documents):
         diagnostics.schedule(server, uri)
     caps = server.client_capabilities.workspace
+    if server.pull_diagnostics and caps and caps.diagnostics and caps.diagnostics.refresh_support:
+        server.workspace_diagnostic_refresh(None)  # a pull client is not sent diagnostics: ask it to pull
     if caps and caps.code_lens and caps.code_lens.refresh_support:
         server.workspace_code_lens_refresh(None)
 

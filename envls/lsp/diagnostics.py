@@ -35,15 +35,17 @@ LOAD_DELAY = 0.6
 
 def _refresh_channels(server: EnvlsServer, uri: str) -> None:
     """Load the channel data this document needs in the background, then publish again."""
-    service = server.channel_service()
+    session = server.session
     snap = server.snapshots.get(uri)
-    if service is None or snap is None or snap.analysis.document.top is None:
+    if snap is None or snap.analysis.document.top is None:
         return
     env = snap.analysis.environment
     root = server.root_dir(uri)
-    if not service.needs_refresh(env, root):
+    if not session.needs_load(env, root):
         return
-    key = (service.plan(env, root).key, frozenset(spec_names(env)))
+    channels = session.channels
+    plan_key = channels.plan(env, root).key if channels is not None else None
+    key = (plan_key, frozenset(spec_names(env)), tuple(e.text for s in env.pip for e in s.entries))
     running = server.channel_tasks.get(uri)
     if running is not None and not running.done():
         if server.channel_keys.get(uri) == key:
@@ -53,7 +55,7 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
 
     async def load() -> None:
         await asyncio.sleep(LOAD_DELAY)
-        task = asyncio.ensure_future(service.facts(env, root))
+        task = asyncio.ensure_future(session.load_all(env, root))
         try:
             done, _ = await asyncio.wait({task}, timeout=_PROGRESS_AFTER)
             if not done:
@@ -63,7 +65,7 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
             task.cancel()
             raise
         except Exception:
-            log.exception("loading channel data for %s failed", uri)
+            log.exception("loading channel or index data for %s failed", uri)
             return
         server.snapshots.pop(uri, None)
         if server.pull_diagnostics:
@@ -86,11 +88,11 @@ async def _with_progress(server: EnvlsServer, task: asyncio.Future[Any]) -> None
     except Exception:  # the client may refuse; the load goes on without a progress bar
         await asyncio.wait({task})
         return
-    progress.begin(token, types.WorkDoneProgressBegin(title="envls", message="Loading channel data", cancellable=False))
+    progress.begin(token, types.WorkDoneProgressBegin(title="envls", message="Loading channel and package index data", cancellable=False))
     try:
         await asyncio.wait({task})
     finally:
-        progress.end(token, types.WorkDoneProgressEnd(message="Channel data loaded"))
+        progress.end(token, types.WorkDoneProgressEnd(message="Data loaded"))
 
 
 async def _publish(server: EnvlsServer, uri: str, force: bool = False) -> None:

@@ -16,6 +16,8 @@ from envls.core import symbols as core_symbols
 from envls.core.channel_facts import ChannelFacts
 from envls.core.cuda_hover import cuda_hover
 from envls.core.environment import environment_of
+from envls.core.pip_assist import complete_pip, hover_pip, requirement_name_at
+from envls.core.pip_facts import IndexFacts
 from envls.lsp import convert
 from envls.lsp.state import EnvlsServer
 
@@ -60,6 +62,22 @@ async def _facts_for_completion(server: EnvlsServer, uri: str, document: Any, of
         return service.cached(env, root)
 
 
+async def _index_for_completion(server: EnvlsServer, uri: str, document: Any, offset: int) -> IndexFacts | None:
+    service = server.session.pip
+    if service is None or document.top is None:
+        return None
+    env = environment_of(document)
+    name = requirement_name_at(document, offset)
+    files = server.session.pip_files(env, server.root_dir(uri))
+    try:
+        return await asyncio.wait_for(service.facts(env, files, [name] if name else []), _COMPLETION_WAIT)
+    except asyncio.TimeoutError:
+        return service.cached(env, files)
+    except Exception:
+        log.exception("index data for completion failed")
+        return service.cached(env, files)
+
+
 async def completion(server: EnvlsServer, params: types.CompletionParams) -> types.CompletionList | None:
     uri = params.text_document.uri
     snap = server.snapshot(uri)
@@ -67,11 +85,14 @@ async def completion(server: EnvlsServer, params: types.CompletionParams) -> typ
     encoding = server.encoding
     offset = convert.offset(document.index, params.position, encoding)
     snippets = server.snippet_support()
-    facts = await _facts_for_completion(server, uri, document, offset)
+    if query.at(document.index, offset).place == "pip":
+        candidates = complete_pip(document, offset, await _index_for_completion(server, uri, document, offset))
+    else:
+        facts = await _facts_for_completion(server, uri, document, offset)
+        configured = server.session.config.channels
+        extra = [(name, "in your conda configuration") for name in configured]
+        candidates = core_completion.complete(document, offset, extra, facts=facts)
     items = []
-    configured = server.session.config.channels
-    extra = [(name, "in your conda configuration") for name in configured]
-    candidates = core_completion.complete(document, offset, extra, facts=facts)
     for c in candidates:
         text = c.insert_text if snippets or not c.snippet else re.sub(r"\$\{?\d+\}?", "", c.insert_text)
         items.append(types.CompletionItem(
@@ -93,8 +114,10 @@ def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
     index = snap.analysis.document.index
     offset = convert.offset(index, params.position, server.encoding)
     env = snap.analysis.environment
-    facts = server.session.cached_facts(env, server.root_dir(params.text_document.uri))
-    found = core_hover.hover(env, offset, facts)
+    root = server.root_dir(params.text_document.uri)
+    facts = server.session.cached_facts(env, root)
+    index_facts = server.session.cached_index(env, server.session.pip_files(env, root)) if env.pip else None
+    found = hover_pip(env, offset, index_facts) or core_hover.hover(env, offset, facts)
     if found is None:
         return None
     target = server.session.cuda_target(env)
