@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from envls.core.channel_facts import ChannelFacts
@@ -55,17 +55,32 @@ def analyze(text: str, options: AnalysisOptions | None = None) -> Analysis:
     return Analysis(document, environment, tuple(findings))
 
 
-def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOptions | None = None) -> Analysis:
-    """The analysis with the channel stage added: every spec checked against the channels' data."""
+def add_findings(analysis: Analysis, stage: str, compute: Callable[[], Iterable[Finding]],
+                 options: AnalysisOptions | None = None, replaces: frozenset[str] = frozenset()) -> Analysis:
+    """The analysis with a later stage's findings added (suppression comments honoured).
+
+    ``replaces`` are the codes the stage owns: findings of an earlier run of it are dropped. A finding
+    already present (same code, same place) is not added twice. A stage that fails is logged and skipped.
+    """
     options = options or AnalysisOptions()
     try:
-        extra = channel_findings(analysis.environment, facts)
+        extra = list(compute())
     except Exception:
-        log.exception("envls: the channel stage failed")
+        log.exception("envls: the %s stage failed", stage)
         return analysis
-    findings = [*analysis.findings, *_suppressed(analysis.document, extra, options)]
+    kept = [f for f in analysis.findings if f.code not in replaces]
+    present = {(f.code, f.span) for f in kept}
+    extra = [f for f in extra if (f.code, f.span) not in present]
+    if not extra and len(kept) == len(analysis.findings):
+        return analysis
+    findings = [*kept, *_suppressed(analysis.document, extra, options)]
     findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
     return Analysis(analysis.document, analysis.environment, tuple(findings))
+
+
+def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOptions | None = None) -> Analysis:
+    """The analysis with the channel stage added: every spec checked against the channels' data."""
+    return add_findings(analysis, "channel", lambda: channel_findings(analysis.environment, facts), options)
 
 
 def _syntax(document: Document, environment: Environment) -> Iterable[Finding]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from envls.core.analysis import Analysis, AnalysisOptions, _suppressed
+from envls.core.analysis import Analysis, AnalysisOptions, add_findings
 from envls.core.channel_facts import ChannelFacts
 from envls.core.cuda import CudaTarget
 from envls.core.cuda_records import all_implications
@@ -44,13 +44,5 @@ def cuda_findings(env: Environment, target: CudaTarget, facts: ChannelFacts | No
 def with_cuda(analysis: Analysis, target: CudaTarget, facts: ChannelFacts | None = None,
               options: AnalysisOptions | None = None) -> Analysis:
     """The analysis with the CUDA stage added (its findings from an earlier run replaced)."""
-    options = options or AnalysisOptions()
-    try:
-        extra = cuda_findings(analysis.environment, target, facts)
-    except Exception:
-        log.exception("envls: the CUDA stage failed")
-        return analysis
-    kept = [f for f in analysis.findings if f.code not in CUDA_CODES]
-    findings = [*kept, *_suppressed(analysis.document, extra, options)]
-    findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
-    return Analysis(analysis.document, analysis.environment, tuple(findings))
+    return add_findings(analysis, "CUDA", lambda: cuda_findings(analysis.environment, target, facts), options,
+                        replaces=frozenset(CUDA_CODES))

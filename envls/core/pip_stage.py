@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from envls.core.analysis import Analysis, AnalysisOptions, _suppressed
+from envls.core.analysis import Analysis, AnalysisOptions, add_findings
 from envls.core.channel_facts import ChannelFacts
 from envls.core.environment import Environment
 from envls.core.findings import Finding
@@ -54,16 +54,6 @@ def with_pip(analysis: Analysis, files: Mapping[str, str | None] | None = None, 
     if channel_facts is not None:
         stages.append(("prefer-conda", lambda: prefer_conda_findings(env, channel_facts)))
         stages.append(("conda dependencies", lambda: dependency_duplicate_findings(env, channel_facts)))
-    extra: list[Finding] = []
-    for name, stage in stages:
-        try:
-            extra.extend(stage())
-        except Exception:  # a failing stage must not take the others down
-            log.exception("envls: the pip %s stage failed", name)
-    if not extra:
-        return analysis
-    present = {(f.code, f.span) for f in analysis.findings}
-    extra = [f for f in extra if (f.code, f.span) not in present]
-    findings = [*analysis.findings, *_suppressed(analysis.document, extra, options)]
-    findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
-    return Analysis(analysis.document, analysis.environment, tuple(findings))
+    for name, stage in stages:  # each on its own: a failing one must not take the others down
+        analysis = add_findings(analysis, f"pip {name}", stage, options)
+    return analysis
