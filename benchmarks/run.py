@@ -9,6 +9,13 @@ Rows:
   start     spawn `python -m envls serve` -> initialize -> didOpen -> first publishDiagnostics.
             Target p95 <= 1 s.
   check     `envls check` over the shared corpus (../shared/corpus/files), wall time. Target p95 <= 3 s.
+  channels  the channel stage against the real conda-forge snapshot (../shared/data/channels) served by a
+            loopback HTTP server started here: first check with an empty cache, completion of package
+            names and of versions, an edit that makes a version-not-found appear/disappear, server RSS.
+  scale     (--channels-scale) the same against a synthetic channel the size of conda-forge (30,000 names,
+            1,000,000 records; benchmarks/synthetic_channel.py), once with CEP-16 shards and once with only
+            repodata.json(.zst). Completion p95 <= 20 ms, channel edit p95 <= 100 ms, cold first check
+            <= 5 s, RSS <= 300 MB.
 
 Exit status: 0 when every row ran and met its target, 1 when a target was missed, 2 when a
 measurement could not run (a row whose input is missing, such as the corpus, is skipped). With --quick (a smoke run with a few samples) a missed target is
@@ -23,13 +30,14 @@ import os
 import platform
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +61,22 @@ class Server:
     cmd: tuple[str, ...]
     channels: bool = False
     timeout: float = 30.0  # seconds to wait for any one reply
+    extra_env: tuple[tuple[str, str], ...] = ()  # set in the server's environment (after the rest)
+    options: Message | None = None  # the `envls` settings (initializationOptions and workspace/configuration)
+    isolated: bool = False  # drop conda's variables (CONDA_*), so that only the CONDARC in extra_env configures conda
 
     @property
     def env(self) -> dict[str, str]:
-        return dict(os.environ) if self.channels else {**os.environ, "ENVLS_CHANNEL_CHECKS": "0"}
+        env = dict(os.environ) if self.channels else {**os.environ, "ENVLS_CHANNEL_CHECKS": "0"}
+        if self.isolated:
+            env = {k: v for k, v in env.items() if not k.startswith("CONDA_")}
+        env.update(self.extra_env)
+        return env
 
     @property
     def settings(self) -> Message:
+        if self.options is not None:
+            return self.options
         return {} if self.channels else {"channelChecks": False}
 
 
@@ -144,17 +161,19 @@ class LspClient:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
         return start
 
-    def request(self, method: str, params: Any) -> Message:
+    def request(self, method: str, params: Any, stash: list[tuple[float, Message]] | None = None) -> Message:
         request_id = self._next_id
         self._next_id += 1
         self._write({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-        _, message = self.wait_for(lambda m: m.get("id") == request_id and "method" not in m)
+        _, message = self.wait_for(lambda m: m.get("id") == request_id and "method" not in m, stash)
         if "error" in message:
             raise RuntimeError(f"{method} failed: {message['error']}")
         return message
 
-    def wait_for(self, accept: Callable[[Message], bool]) -> tuple[float, Message]:
-        """The arrival time and body of the next message ``accept`` takes; earlier ones are dropped."""
+    def wait_for(self, accept: Callable[[Message], bool],
+                 stash: list[tuple[float, Message]] | None = None) -> tuple[float, Message]:
+        """The arrival time and body of the next message ``accept`` takes; earlier ones are dropped
+        (or appended to ``stash`` with their arrival time)."""
         deadline = time.perf_counter() + self.timeout
         while True:
             left = deadline - time.perf_counter()
@@ -168,6 +187,8 @@ class LspClient:
                 raise ServerExited(f"the server closed its output (exit status {self.proc.poll()})")
             if accept(message):
                 return arrived, message
+            if stash is not None:
+                stash.append((arrived, message))
 
     def wait_diagnostics(self, uri: str, version: int | None = None) -> tuple[float, Message]:
         def accept(m: Message) -> bool:
@@ -235,6 +256,7 @@ def start_session(server: Server, workspace: Path, uri: str, text: str) -> tuple
             "rootUri": workspace.as_uri(),
             "workspaceFolders": [{"uri": workspace.as_uri(), "name": workspace.name}],
             "capabilities": CLIENT_CAPABILITIES,
+            "initializationOptions": server.settings,
         })
         initialized = time.perf_counter()
         client.notify("initialized", {})
@@ -255,20 +277,21 @@ def start_session(server: Server, workspace: Path, uri: str, text: str) -> tuple
 class Row:
     name: str
     target: str
-    samples_ms: list[float] = field(default_factory=list)
-    limits_ms: dict[str, float] = field(default_factory=dict)  # statistic -> upper bound
+    samples: list[float] = field(default_factory=list)  # in `unit`
+    limits: dict[str, float] = field(default_factory=dict)  # statistic -> upper bound, in `unit`
     error: str | None = None
     skipped: str | None = None  # why the row was not measured (its input is not on this machine)
     details: dict[str, Any] = field(default_factory=dict)
+    unit: str = "ms"  # "ms" or "MB" (server memory)
 
     def stat(self, statistic: str) -> float:
-        return {"p50": percentile(self.samples_ms, 50), "p95": percentile(self.samples_ms, 95),
-                "max": max(self.samples_ms)}[statistic]
+        return {"p50": percentile(self.samples, 50), "p95": percentile(self.samples, 95),
+                "max": max(self.samples)}[statistic]
 
     @property
     def passed(self) -> bool:
-        return self.error is None and bool(self.samples_ms) and all(
-            self.stat(s) <= limit for s, limit in self.limits_ms.items())
+        return self.error is None and bool(self.samples) and all(
+            self.stat(s) <= limit for s, limit in self.limits.items())
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -296,7 +319,7 @@ def edit_sites(text: str) -> list[tuple[int, int, str]]:
 
 
 def measure_edits(server: Server, text: str, edits: int, warmup: int) -> Row:
-    row = Row("edit -> publishDiagnostics", "p50 <= 10 ms, p95 <= 25 ms", limits_ms={"p50": 10.0, "p95": 25.0})
+    row = Row("edit -> publishDiagnostics", "p50 <= 10 ms, p95 <= 25 ms", limits={"p50": 10.0, "p95": 25.0})
     sites = edit_sites(text)
     if not sites:
         row.error = "no `name=version` line to edit in the file"
@@ -326,7 +349,7 @@ def measure_edits(server: Server, text: str, edits: int, warmup: int) -> Row:
                 arrived, message = client.wait_diagnostics(path.as_uri(), version)
                 counts.add(len(message["params"]["diagnostics"]))
                 if i >= warmup:
-                    row.samples_ms.append((arrived - sent) * 1000)
+                    row.samples.append((arrived - sent) * 1000)
             row.details["diagnostic_counts_seen"] = sorted(counts)
         except Exception as err:  # a timeout or a crash: report it in the row
             row.error = f"{type(err).__name__}: {err}"
@@ -337,7 +360,7 @@ def measure_edits(server: Server, text: str, edits: int, warmup: int) -> Row:
 
 
 def measure_starts(server: Server, text: str, starts: int) -> Row:
-    row = Row("server start -> first diagnostics", "p95 <= 1 s", limits_ms={"p95": 1000.0})
+    row = Row("server start -> first diagnostics", "p95 <= 1 s", limits={"p95": 1000.0})
     init_ms = []
     with tempfile.TemporaryDirectory(prefix="envls-bench-") as tmp:
         workspace = Path(tmp)
@@ -352,7 +375,7 @@ def measure_starts(server: Server, text: str, starts: int) -> Row:
                 break
             client.close()
             init_ms.append(to_init * 1000)
-            row.samples_ms.append(to_diags * 1000)
+            row.samples.append(to_diags * 1000)
     if init_ms:
         row.details["spawn_to_initialize_result_ms_p50"] = round(percentile(init_ms, 50), 1)
     return row
@@ -364,7 +387,7 @@ def check_command() -> list[str]:
 
 
 def measure_check(server: Server, corpus: Path, checks: int) -> Row:
-    row = Row("envls check corpus", "p95 <= 3 s", limits_ms={"p95": 3000.0})
+    row = Row("envls check corpus", "p95 <= 3 s", limits={"p95": 3000.0})
     if not corpus.is_dir():
         row.skipped = f"no corpus at {corpus}"
         return row
@@ -379,9 +402,337 @@ def measure_check(server: Server, corpus: Path, checks: int) -> Row:
         if done.returncode not in (0, 1):  # 1 means "found problems", which the corpus has
             row.error = f"exit status {done.returncode}: {done.stderr.decode(errors='replace')[-500:]}"
             break
-        row.samples_ms.append(elapsed * 1000)
+        row.samples.append(elapsed * 1000)
         row.details["findings"] = done.stdout.count(b"\n")
     return row
+
+
+# ---------------------------------------------------------------------------------------------
+# The channel stage: channels served over HTTP on 127.0.0.1 by this process (tests/channel_server.py),
+# a .condarc whose channel_alias points there, and a server with the channel checks on.
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SNAPSHOT = "conda-forge-py39-subchannel"
+CHANNEL_OPTIONS: Message = {"channelChecks": True, "platforms": ["linux-64"]}
+SYNTHETIC = "synthetic-forge"  # served with its CEP-16 shards
+SYNTHETIC_JSON = "synthetic-forge-json"  # the same folder with the shard index answering 404: repodata.json(.zst) only
+
+# Real conda-forge names (every one is in the snapshot, and so in the synthetic channel); `zlib=1.2.99`
+# does not exist (the version-not-found a first check waits for); python's version is what the edit row
+# toggles between one that exists (3.9.19) and one that does not (3.9.29); completion types into the
+# last line.
+CHANNEL_DEPENDENCIES = ("python=3.9.19", "pip", "setuptools", "wheel", "openssl>=3", "ca-certificates", "certifi",
+                        "zlib=1.2.99", "xz", "tk", "sqlite", "readline", "ncurses", "libffi", "bzip2", "libgcc-ng",
+                        "libzlib", "expat", "six", "pyparsing", "packaging", "tzdata")
+# Each matches names of the snapshot too (by prefix or inside the name); one letter is what typing starts with.
+NAME_PREFIXES = ("py", "lib", "xorg-", "open", "ca", "t", "zs", "s", "l", "p", "ncu", "wh")
+VERSION_ITEMS = ("python>=", "python=3.9.", "pip==", "openssl>=", "setuptools=", "tk=", "sqlite>=3.", "numpy=")
+
+
+def channel_environment(channel: str) -> str:
+    return (f"name: bench-channels\nchannels:\n  - {channel}\ndependencies:\n"
+            + "".join(f"  - {d}\n" for d in CHANNEL_DEPENDENCIES))
+
+
+def _codes_on_line(message: Message, line: int, code: str) -> int:
+    return sum(1 for d in message["params"]["diagnostics"]
+               if d.get("code") == code and d["range"]["start"]["line"] == line)
+
+
+def _channel_server_class() -> Any:
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from channel_server import ChannelServer
+
+    return ChannelServer
+
+
+def server_rss(client: LspClient) -> tuple[float, float]:
+    """(RSS, file-backed part of it) in MiB of the server: the `envls serve` process itself, also
+    when --server wraps it in another program."""
+    import psutil
+
+    root = psutil.Process(client.proc.pid)
+    chosen = root
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            cmdline = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if "envls" in cmdline and "serve" in cmdline and "python" in Path(proc.cmdline()[0]).name:
+            chosen = proc
+    info = chosen.memory_info()
+    return info.rss / 2**20, getattr(info, "shared", 0) / 2**20
+
+
+class ChannelSession:
+    """A server with the channel checks on, one open environment file, and edits done as an editor does."""
+
+    def __init__(self, server: Server, workspace: Path, base_url: str, channel: str, cache: Path) -> None:
+        home = workspace / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        condarc = workspace / "condarc.yml"
+        condarc.write_text(f"channel_alias: {base_url}/channels\ndefault_channels:\n  - {base_url}/channels/{channel}\n"
+                           "channels: []\n", encoding="utf-8")
+        env = (("HOME", str(home)), ("CONDARC", str(condarc)), ("ENVLS_CACHE_DIR", str(cache)),
+               ("ENVLS_CHANNEL_CHECKS", "1"), ("XDG_CONFIG_HOME", str(home / ".config")))
+        self.server = replace(server, channels=True, extra_env=env, options=CHANNEL_OPTIONS, isolated=True)
+        self.path = workspace / "environment.yml"
+        self.text = channel_environment(channel)
+        self.path.write_text(self.text, encoding="utf-8")
+        self.uri = self.path.as_uri()
+        self.lines = self.text.split("\n")
+        self.version = 1
+        self.stderr = workspace / "server.stderr"
+        self.stash: list[tuple[float, Message]] = []  # messages that arrived while waiting for a reply
+        self.spawned = time.perf_counter()
+        self.client = LspClient(self.server, self.stderr)
+
+    def open(self) -> dict[str, float]:
+        """Initialize and open the file; returns the seconds from didOpen to the first publication and
+        to the one with the channel finding (zlib=1.2.99 does not exist), and from spawning to that one."""
+        client = self.client
+        client.request("initialize", {
+            "processId": os.getpid(), "clientInfo": {"name": "envls-bench"},
+            "rootUri": self.path.parent.as_uri(), "capabilities": CLIENT_CAPABILITIES,
+            "initializationOptions": self.server.settings,
+        })
+        client.notify("initialized", {})
+        self.rss_before_open = server_rss(client)
+        opened = client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": self.uri, "languageId": "yaml", "version": 1, "text": self.text}})
+        first, _ = client.wait_diagnostics(self.uri, 1)
+        zlib = self.line_of("zlib=")
+        arrived, message = client.wait_for(
+            lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == self.uri
+            and _codes_on_line(m, zlib, "version-not-found") > 0)
+        python = self.line_of("python=")
+        if any(d["range"]["start"]["line"] == python for d in message["params"]["diagnostics"]
+               if str(d.get("code", "")).endswith("-not-found")):
+            raise RuntimeError("python=3.9.19 is reported missing: the channel does not have it")
+        return {"fast": first - opened, "channel": arrived - opened, "spawn_to_channel": arrived - self.spawned,
+                "diagnostics": len(message["params"]["diagnostics"])}
+
+    def wait_publication(self, version: int) -> tuple[float, Message]:
+        """The first publication of ``version``, also when it came while a request was waiting."""
+        def accept(m: Message) -> bool:
+            return (m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == self.uri
+                    and m["params"].get("version") == version)
+
+        for i, (arrived, message) in enumerate(self.stash):
+            if accept(message):
+                del self.stash[:i + 1]
+                return arrived, message
+        self.stash.clear()
+        return self.client.wait_for(accept)
+
+    def line_of(self, prefix: str) -> int:
+        return next(i for i, line in enumerate(self.lines) if line.strip().startswith(f"- {prefix}"))
+
+    def change(self, line: int, start: int, end: int, text: str) -> tuple[int, float]:
+        """One incremental didChange; returns the new version and the time just before it was sent."""
+        self.version += 1
+        old = self.lines[line]
+        self.lines[line] = old[:start] + text + old[end:]
+        sent = self.client.notify("textDocument/didChange", {
+            "textDocument": {"uri": self.uri, "version": self.version},
+            "contentChanges": [{"range": {"start": {"line": line, "character": start},
+                                          "end": {"line": line, "character": end}}, "text": text}],
+        })
+        return self.version, sent
+
+    def complete(self, line: int, character: int) -> tuple[float, int]:
+        """A completion request; returns its round trip in ms and the number of items."""
+        start = time.perf_counter()
+        reply = self.client.request("textDocument/completion", {
+            "textDocument": {"uri": self.uri}, "position": {"line": line, "character": character},
+            "context": {"triggerKind": 1}}, self.stash)
+        elapsed = (time.perf_counter() - start) * 1000
+        result = reply.get("result")
+        items = result.get("items", []) if isinstance(result, dict) else (result or [])
+        return elapsed, len(items)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def measure_completion(session: ChannelSession, row: Row, texts: Sequence[str], count: int, warmup: int) -> None:
+    """Type ``texts`` in turn into the last dependency (one didChange each) and ask for completion at
+    once, as an editor does while typing: the sample is that request's round trip. Then, with the
+    document's diagnostics published, the same request again (``details.idle_*``)."""
+    line = len(session.lines) - 2  # the last dependency (the text ends with a newline)
+    idle: list[float] = []
+    items: dict[str, int] = {}
+    for i in range(warmup + count):
+        text = texts[i % len(texts)]
+        current = session.lines[line]
+        version, _ = session.change(line, 4, len(current), text)
+        elapsed, found = session.complete(line, 4 + len(text))
+        session.wait_publication(version)
+        again, _ = session.complete(line, 4 + len(text))
+        if i >= warmup:
+            row.samples.append(elapsed)
+            idle.append(again)
+        items[text] = found
+    row.details.update(typed=list(texts), items_per_text=items, warmup=warmup,
+                       idle_p50_ms=round(percentile(idle, 50), 2), idle_p95_ms=round(percentile(idle, 95), 2))
+    if not all(items.get(t, 0) for t in texts if t != "numpy="):
+        raise RuntimeError(f"a completion came back empty: {items}")
+
+
+def measure_channel_edit(session: ChannelSession, row: Row, count: int, warmup: int) -> None:
+    """Toggle python=3.9.19 <-> 3.9.29 (one character); each sample runs from the didChange to the
+    publication of that version that has (or no longer has) python's version-not-found."""
+    line = session.line_of("python=")
+    column = session.lines[line].index("3.9.19") + len("3.9.")
+    without = 0
+    for i in range(warmup + count):
+        missing = i % 2 == 0
+        version, sent = session.change(line, column, column + 1, "2" if missing else "1")
+
+        def accept(m: Message, version: int = version, missing: bool = missing) -> bool:
+            return (m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == session.uri
+                    and m["params"].get("version") == version
+                    and (_codes_on_line(m, line, "version-not-found") > 0) == missing)
+
+        def first_of_version(m: Message, version: int = version) -> bool:
+            return (m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == session.uri
+                    and m["params"].get("version") == version)
+
+        arrived, message = session.client.wait_for(lambda m: first_of_version(m))
+        if not accept(message):
+            without += 1  # published first without the channel finding: wait for the one with it
+            arrived, message = session.client.wait_for(accept)
+        if i >= warmup:
+            row.samples.append((arrived - sent) * 1000)
+    row.details.update(warmup=warmup, edited="python=3.9.19 <-> python=3.9.29",
+                       first_publication_without_channel_finding=without)
+
+
+MISSPELT = (("pyparsing", "pyparsnig"), ("setuptools", "setuptols"))  # for the edit row on a file with mistakes
+
+
+def misspell(session: ChannelSession) -> None:
+    """Put two misspelt package names in the file (each then has a package-not-found with a did-you-mean)."""
+    for right, wrong in MISSPELT:
+        line = session.line_of(right)
+        version, _ = session.change(line, 4, len(session.lines[line]), wrong)
+    session.client.wait_for(
+        lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("version") == version
+        and sum(d.get("code") == "package-not-found" for d in m["params"]["diagnostics"]) == len(MISSPELT))
+
+
+@dataclass
+class ChannelSetup:
+    label: str  # shown in the row names
+    root: Path  # served at http://127.0.0.1:PORT/ (channels under root/channels/)
+    channel: str
+    hide: tuple[str, ...] = ()  # URL path prefixes answered 404 (the shard index, for the json-only variant)
+    usage: bool = True  # also measure completion and edits in the first session
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def measure_channel_setup(server: Server, setup: ChannelSetup, args: argparse.Namespace,
+                          cold_limit_ms: float = 5000.0) -> list[Row]:
+    """Cold first checks (each in a new server with an empty cache), then in the first session: completion of
+    names and versions, channel edits, and the server's RSS at the end."""
+    label = setup.label
+    cold = Row(f"first check, cold cache ({label})", "<= 5 s", limits={"max": cold_limit_ms})
+    names = Row(f"completion: package names ({label})", "p95 <= 20 ms", limits={"p95": 20.0})
+    versions = Row(f"completion: versions ({label})", "p95 <= 20 ms", limits={"p95": 20.0})
+    edit = Row(f"channel edit -> publishDiagnostics ({label})", "p95 <= 100 ms", limits={"p95": 100.0})
+    edit_misspelt = Row(f"channel edit, 2 misspelt names in the file ({label})", "p95 <= 100 ms", limits={"p95": 100.0})
+    memory = Row(f"server RSS, channel loaded ({label})", "<= 300 MB", limits={"max": 300.0}, unit="MB")
+    rows = [cold, *([names, versions, edit, edit_misspelt] if setup.usage else []), memory]
+    cold.details.update(setup.details)
+    ChannelServer = _channel_server_class()
+    fast, spawn = [], []
+    current: Row = cold
+    with ChannelServer(setup.root) as http, tempfile.TemporaryDirectory(prefix="envls-bench-ch-") as tmp:
+        for prefix in setup.hide:
+            http.fault(prefix, "404")
+        for run in range(args.cold_checks):
+            workspace = Path(tmp) / f"run{run}"
+            workspace.mkdir()
+            cache = workspace / "cache"
+            # Dirty pages left by the generator or by the previous run's cache would be written back
+            # during this run (on this machine's disk that adds up to 1.5 s to a 430 MB cold load).
+            if hasattr(os, "sync"):
+                os.sync()
+            session = ChannelSession(server, workspace, http.base_url, setup.channel, cache)
+            current = cold
+            try:
+                before = len(http.requests)
+                timings = session.open()
+                cold.samples.append(timings["channel"] * 1000)
+                fast.append(timings["fast"] * 1000)
+                spawn.append(timings["spawn_to_channel"] * 1000)
+                cold.details.setdefault("http_requests", len(http.requests) - before)
+                cold.details.setdefault("cache_bytes", sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()))
+                if run == 0:
+                    if setup.usage:
+                        current = names
+                        measure_completion(session, names, NAME_PREFIXES, args.completions, args.completion_warmup)
+                        current = versions
+                        measure_completion(session, versions, VERSION_ITEMS, args.completions, args.completion_warmup)
+                        current = edit
+                        measure_channel_edit(session, edit, args.channel_edits, args.warmup)
+                        current = edit_misspelt
+                        misspell(session)
+                        measure_channel_edit(session, edit_misspelt, args.channel_edits, args.warmup)
+                        edit_misspelt.details["misspelt"] = [wrong for _, wrong in MISSPELT]
+                    current = memory
+                    rss, file_backed = server_rss(session.client)
+                    memory.samples.append(rss)
+                    memory.details.update(rss_mb=round(rss, 1), file_backed_mb=round(file_backed, 1),
+                                          anonymous_mb=round(rss - file_backed, 1),
+                                          rss_before_open_mb=round(session.rss_before_open[0], 1))
+            except Exception as err:
+                current.error = f"{type(err).__name__}: {err}"
+                current.details["server_stderr_tail"] = tail(session.stderr)
+                break
+            finally:
+                session.close()
+                shutil.rmtree(cache, ignore_errors=True)  # up to 430 MB per run
+    if fast:
+        cold.details.update(did_open_to_fast_publication_ms_p50=round(percentile(fast, 50), 1),
+                            spawn_to_channel_publication_ms_p50=round(percentile(spawn, 50), 1))
+    return rows
+
+
+def snapshot_setup() -> ChannelSetup | None:
+    if not (SHARED_DATA / "channels" / SNAPSHOT / "linux-64" / "repodata.json").is_file():
+        return None
+    return ChannelSetup("real snapshot", SHARED_DATA, SNAPSHOT,
+                        details={"channel": SNAPSHOT, "records_linux64_noarch": 2914})
+
+
+def synthetic_setups(args: argparse.Namespace, serve_root: Path) -> tuple[list[ChannelSetup], dict[str, Any]]:
+    """Make (or reuse) the synthetic channel and a folder that serves it under two names."""
+    import synthetic_channel
+
+    out = args.synthetic_dir or default_synthetic_dir(args.scale_names, args.scale_records)
+    summary = synthetic_channel.ensure(out, args.scale_names, args.scale_records)
+    channels = serve_root / "channels"
+    channels.mkdir(parents=True, exist_ok=True)
+    for name in (SYNTHETIC, SYNTHETIC_JSON):
+        (channels / name).symlink_to(out.resolve(), target_is_directory=True)
+    label = f"{args.scale_names:,} names, {args.scale_records:,} records"
+    info = {"channel_dir": str(out), "reused": summary.reused, "generation_seconds": summary.seconds,
+            "per_subdir": summary.per_subdir}
+    setups = []
+    if summary.shards:
+        setups.append(ChannelSetup(f"{label}, shards", serve_root, SYNTHETIC, usage=False, details=info))
+    hide = tuple(f"/channels/{SYNTHETIC_JSON}/{sub}/repodata_shards" for sub in synthetic_channel.SUBDIRS)
+    setups.append(ChannelSetup(f"{label}, repodata.json{'.zst' if summary.zst else ''}", serve_root, SYNTHETIC_JSON,
+                               hide=hide, details=info))
+    return setups, {**info, "zst": summary.zst, "shards": summary.shards}
+
+
+def default_synthetic_dir(names: int, records: int) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "envls-bench" / f"synthetic-forge-{names}-{records}"
 
 
 def tail(path: Path, size: int = 2000) -> str:
@@ -399,15 +750,19 @@ def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.1f} ms"
 
 
+def fmt(value: float, unit: str) -> str:
+    return fmt_ms(value) if unit == "ms" else f"{value:.0f} {unit}"
+
+
 def table(rows: Sequence[Row]) -> str:
     lines = ["| measurement | n | p50 | p95 | max | target | result |", "|---|---:|---:|---:|---:|---|---|"]
     for row in rows:
-        if row.samples_ms:
-            stats = [fmt_ms(row.stat(s)) for s in ("p50", "p95", "max")]
+        if row.samples:
+            stats = [fmt(row.stat(s), row.unit) for s in ("p50", "p95", "max")]
         else:
             stats = ["-", "-", "-"]
         result = "error" if row.error else "skip" if row.skipped else "pass" if row.passed else "FAIL"
-        lines.append(f"| {row.name} | {len(row.samples_ms)} | {' | '.join(stats)} | {row.target} | {result} |")
+        lines.append(f"| {row.name} | {len(row.samples)} | {' | '.join(stats)} | {row.target} | {result} |")
     return "\n".join(lines)
 
 
@@ -419,22 +774,39 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="edits before the measured ones (default 10, --quick 2)")
     parser.add_argument("--starts", type=int, help="server starts (default 10, --quick 2)")
     parser.add_argument("--checks", type=int, help="`envls check` runs (default 5, --quick 1)")
-    parser.add_argument("--only", choices=["edit", "start", "check"], action="append",
-                        help="run only this row (repeatable)")
+    parser.add_argument("--only", choices=["edit", "start", "check", "channels", "scale"], action="append",
+                        help="run only these rows (repeatable); `scale` implies --channels-scale")
     parser.add_argument("--file", type=Path, help="edit this environment file instead of the generated 200-line export")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"folder for the check row (default {DEFAULT_CORPUS})")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every sample and detail to FILE")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for any one server reply (default 30)")
     parser.add_argument("--server", help="server command line (default: this Python with -m envls serve)")
     parser.add_argument("--channels", action="store_true",
-                        help="leave the channel stage on (it needs the network or a local channel in CONDARC)")
+                        help="leave the channel stage on in the edit/start/check rows (it needs the network or a "
+                             "local channel in CONDARC); the channel rows always have it on")
+    group = parser.add_argument_group("channel rows")
+    group.add_argument("--channels-scale", action="store_true",
+                       help="also run the rows against the synthetic conda-forge-size channel (generated once, "
+                            "about 7 s and 0.9 GB on disk; then reused)")
+    group.add_argument("--completions", type=int, help="measured completion requests per row (default 100, --quick 10)")
+    group.add_argument("--completion-warmup", type=int, help="completion requests before those (default 8, --quick 8)")
+    group.add_argument("--channel-edits", type=int, help="measured channel edits (default 100, --quick 10)")
+    group.add_argument("--cold-checks", type=int, help="cold first checks per channel (default 3, --quick 1)")
+    group.add_argument("--scale-names", type=int, default=30_000, help="synthetic channel: package names (default 30,000)")
+    group.add_argument("--scale-records", type=int, default=1_000_000,
+                       help="synthetic channel: records in linux-64 + noarch (default 1,000,000)")
+    group.add_argument("--synthetic-dir", type=Path,
+                       help="where the synthetic channel is kept (default $XDG_CACHE_HOME/envls-bench/...)")
     args = parser.parse_args(argv)
-    defaults = {"edits": (200, 20), "warmup": (10, 2), "starts": (10, 2), "checks": (5, 1)}
+    defaults = {"edits": (200, 20), "warmup": (10, 2), "starts": (10, 2), "checks": (5, 1), "completions": (100, 10),
+                "completion_warmup": (8, 8), "channel_edits": (100, 10), "cold_checks": (3, 1)}
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
-        if getattr(args, name) < (0 if name == "warmup" else 1):
-            parser.error(f"--{name} is too small")
+        if getattr(args, name) < (0 if name in ("warmup", "completion_warmup") else 1):
+            parser.error(f"--{name.replace('_', '-')} is too small")
+    if args.only and "scale" in args.only:
+        args.channels_scale = True
     return args
 
 
@@ -443,7 +815,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = args.server.split() if args.server else [sys.executable, "-m", "envls", "serve"]
     server = Server(tuple(cmd), channels=args.channels, timeout=args.timeout)
     text = args.file.read_text(encoding="utf-8") if args.file else exported_environment()
-    wanted = args.only or ["edit", "start", "check"]
+    wanted = args.only or ["edit", "start", "check", "channels", *(["scale"] if args.channels_scale else [])]
 
     from envls import __version__
 
@@ -459,6 +831,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(measure_starts(server, text, args.starts))
     if "check" in wanted:
         rows.append(measure_check(server, args.corpus, args.checks))
+    channel_server = Server(tuple(cmd), timeout=args.timeout)
+    if "channels" in wanted:
+        setup = snapshot_setup()
+        if setup is None:
+            rows.append(Row("channel rows (real snapshot)", "-", skipped=f"no snapshot under {SHARED_DATA / 'channels'}"))
+        else:
+            rows.extend(measure_channel_setup(channel_server, setup, args))
+    synthetic: dict[str, Any] = {}
+    if "scale" in wanted:
+        with tempfile.TemporaryDirectory(prefix="envls-bench-serve-") as serve_root:
+            started = time.perf_counter()
+            try:
+                setups, synthetic = synthetic_setups(args, Path(serve_root))
+            except FileNotFoundError as err:
+                rows.append(Row("channel rows (synthetic)", "-", skipped=f"cannot make the synthetic channel: {err}"))
+                setups = []
+            if setups:
+                made = "reused" if synthetic["reused"] else f"generated in {time.perf_counter() - started:.1f} s"
+                sizes = ", ".join(f"{sub} {v['records']:,} records / {v['names']:,} names / "
+                                  f"{v['repodata_json_bytes'] / 1e6:.0f} MB json"
+                                  + (f" ({v['repodata_zst_bytes'] / 1e6:.0f} MB zst)" if "repodata_zst_bytes" in v else "")
+                                  for sub, v in synthetic["per_subdir"].items())
+                print(f"synthetic channel {synthetic['channel_dir']}: {made}; {sizes}")
+                print()
+            for setup in setups:
+                rows.extend(measure_channel_setup(channel_server, setup, args))
     print(table(rows))
     for row in rows:
         if row.error or row.skipped:
@@ -470,8 +868,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {
             "envls": __version__, "python": platform.python_version(), "platform": platform.platform(),
             "cpus": os.cpu_count(), "quick": args.quick, "server": cmd, "channels": args.channels,
+            "synthetic_channel": synthetic,
             "rows": [{**asdict(row), "passed": row.passed,
-                      **({s: row.stat(s) for s in ("p50", "p95", "max")} if row.samples_ms else {})}
+                      **({s: row.stat(s) for s in ("p50", "p95", "max")} if row.samples else {})}
                      for row in rows],
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
