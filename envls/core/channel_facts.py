@@ -6,8 +6,11 @@ py-rattler RepoDataRecords (name, version, build, subdir, channel URL, depends, 
 
 from __future__ import annotations
 
+import bisect
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 ChannelStateKind = Literal["ok", "missing", "unreachable"]
@@ -35,6 +38,31 @@ class ChannelFacts:
     names: Mapping[str, frozenset[str]] = field(default_factory=dict)  # channel name -> package names
     other_channels: tuple[ChannelState, ...] = ()  # channels named in `channel::pkg` specs, and others
     loaded: frozenset[str] = frozenset()  # package names whose records were asked for
+
+    @cached_property
+    def all_names(self) -> tuple[str, ...]:
+        """Every package name of every channel, sorted (computed once per snapshot)."""
+        return tuple(sorted(set().union(*self.names.values()))) if self.names else ()
+
+    def names_starting(self, prefix: str) -> list[str]:
+        names = self.all_names
+        start = bisect.bisect_left(names, prefix)
+        end = bisect.bisect_left(names, prefix + "\U0010ffff")
+        return list(names[start:end])
+
+    def nearest_names(self, name: str, among: frozenset[str] | None = None, count: int = 3) -> list[str]:
+        """Did-you-mean candidates for ``name`` (memoized per snapshot: a typo costs once, not per edit).
+
+        Only names of a similar length that share the first letter are compared: difflib over all
+        30,000 names of conda-forge costs tens of milliseconds, this a few."""
+        memo: dict[tuple[str, frozenset[str] | None, int], list[str]] = self.__dict__.setdefault("_nearest", {})
+        key = (name, among, count)
+        if key not in memo:
+            pool = among if among is not None else self.all_names
+            low, high = len(name) * 0.6, len(name) * 1.6 + 2
+            candidates = [n for n in pool if n[:1] == name[:1] and low <= len(n) <= high]
+            memo[key] = difflib.get_close_matches(name, sorted(candidates), n=count, cutoff=0.75)
+        return memo[key]
 
     def pending(self, name: str) -> bool:
         """True when the channels have ``name`` but its records are not in this snapshot yet."""

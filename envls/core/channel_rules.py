@@ -189,11 +189,12 @@ def _not_found(env: Environment, facts: ChannelFacts, entry: Entry, name: str, c
     message = f"no package `{name}` in {where} for {', '.join(platforms)}"
     fixes: list[Fix] = []
     elsewhere = [s for s in facts.other_channels if name in facts.names.get(s.name, frozenset())]
-    known_names = set().union(*(facts.names.get(c.name, frozenset()) for c in channels)) if channels else set()
+    known_names = frozenset().union(*(facts.names.get(c.name, frozenset()) for c in channels)) if channels \
+        else frozenset()
     if name in known_names:
         message = f"`{name}` exists in {where}, but not for {', '.join(platforms)}"
     else:
-        nearest = difflib.get_close_matches(name, sorted(known_names), n=3, cutoff=0.75)
+        nearest = facts.nearest_names(name, known_names)
         if nearest:
             message += "; did you mean " + " or ".join(f"`{n}`" for n in nearest) + "?"
             fixes.extend(Fix(f"Change to `{n}`", (Edit(entry.start, entry.end, entry.text.replace(name, n, 1)),),

@@ -146,11 +146,11 @@ def _channel_prefixes(word: str, offset: int, facts: ChannelFacts) -> list[Candi
 def _names(word: str, start: int, end: int, facts: ChannelFacts) -> list[Candidate]:
     """Package names: prefix matches first (shortest first), then names that contain the word."""
     lowered = word.lower()
-    all_names: set[str] = set().union(*facts.names.values()) if facts.names else set()
-    prefix = sorted((n for n in all_names if n.startswith(lowered)), key=lambda n: (len(n), n))
+    prefix = sorted(facts.names_starting(lowered), key=lambda n: (len(n), n))
     rest: list[str] = []
     if len(prefix) < MAX_NAMES and lowered:
-        rest = sorted((n for n in all_names if lowered in n and not n.startswith(lowered)), key=lambda n: (len(n), n))
+        rest = sorted((n for n in facts.all_names if lowered in n and not n.startswith(lowered)),
+                      key=lambda n: (len(n), n))
     where = {n: [c for c, names in facts.names.items() if n in names] for n in (prefix + rest)[:MAX_NAMES]}
     return [
         Candidate(label=name, kind="module", start=start, end=end, insert_text=name,
