@@ -13,9 +13,12 @@ from pathlib import Path
 
 from envls import __version__
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
+from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_yaml_name
 from envls.core.findings import Finding, Severity, Span
-from envls.session import Session, SessionOptions
+from envls.core.solve_facts import SolveFacts
+from envls.session import Session, SessionOptions, solve_default
+from envls.solve.service import SolveUnavailable
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", ".mypy_cache",
               ".pytest_cache", "site-packages", ".pixi"}
@@ -42,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="the target machine's CUDA driver version (e.g. 12.2, or none); default: detected here")
     check.add_argument("--no-channels", action="store_true",
                        help="skip the checks that need channel data (also ENVLS_CHANNEL_CHECKS=0)")
+    check.add_argument("--no-solve", action="store_true",
+                       help="do not solve the environment for its platforms (also ENVLS_SOLVE=0)")
     return parser
 
 
@@ -63,12 +68,22 @@ def _session(args: argparse.Namespace) -> Session:
     from envls.lsp.settings import channel_checks_default
 
     options = SessionOptions(channel_checks=not args.no_channels and channel_checks_default(),
-                             platforms=tuple(args.platform), cuda_version=args.cuda_version or "")
+                             platforms=tuple(args.platform), cuda_version=args.cuda_version or "",
+                             solve=not args.no_solve and solve_default())
     session = Session(options)
     if not options.cuda_version:
         session.cuda_probe.start()
         session.cuda_probe.result()  # the command line waits for the answer (bounded by the probe's timeout)
     return session
+
+
+async def _load_and_solve(session: Session, env: Environment, root: Path) -> SolveFacts | None:
+    await session.load_all(env, root)
+    try:
+        return await session.solve(env, root)
+    except SolveUnavailable as err:
+        sys.stderr.write(f"envls: not solved: {err}\n")
+        return None
 
 
 def _check_file(path: str, options: AnalysisOptions, explicit: bool,
@@ -79,9 +94,13 @@ def _check_file(path: str, options: AnalysisOptions, explicit: bool,
         return None
     analysis = analyze(text, options)
     root = Path(path).resolve().parent
+    solved = None
     if analysis.document.top is not None:
-        asyncio.run(session.load_all(analysis.environment, root))
-    analysis = session.enrich(analysis, root, options)
+        solved = asyncio.run(_load_and_solve(session, analysis.environment, root))
+        for solve in solved.solves if solved is not None else ():
+            if solve.status in ("timeout", "error"):
+                sys.stderr.write(f"envls: {path}: not solved for {solve.platform}: {solve.detail}\n")
+    analysis = session.enrich(analysis, root, options, solve_facts=solved)
     findings = list(analysis.findings)
     if bad_offset is not None:
         findings.insert(0, Finding("yaml-syntax", Severity.ERROR,

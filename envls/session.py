@@ -1,16 +1,17 @@
 """What envls knows about this machine and the user's setup, shared by the server and `envls check`.
 
 A Session holds the slow or stateful sources (the user's conda configuration and tools, channel
-data, the CUDA probe, installed environments) and turns them into the snapshots the pure stages
-take. `enrich()` never waits: it uses what is loaded (a stat of conda-meta at most); `load()` and
-`detect_cuda()` are the slow parts, awaited in the background by the server, at once by the CLI.
+data, the CUDA probe, installed environments, solves) and turns them into the snapshots the pure
+stages take. `enrich()` never waits: it uses what is loaded (a stat of conda-meta at most); `load()`,
+`solve()` and the CUDA probe are the slow parts, awaited in the background by the server, at once by the CLI.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from envls.channels.condarc import CondaConfig, load_config
@@ -26,15 +27,35 @@ from envls.core.drift_stage import with_drift
 from envls.core.environment import Environment
 from envls.core.pip_facts import IndexFacts
 from envls.core.pip_stage import with_pip
+from envls.core.solve_facts import SolveFacts
+from envls.core.solve_stage import with_solve
 from envls.host.conda_tools import CondaTool, InstalledEnv, find_conda_tools, find_environment
 from envls.host.cuda import CudaDetection, CudaProbe, driver_and_source
 from envls.host.installed import read_installed, stamp
 from envls.pypi.index import IndexClient
 from envls.pypi.service import PipService
+from envls.solve.service import SolveService
 
 log = logging.getLogger(__name__)
 
 _FIND_TTL = 10.0  # seconds a found (or missing) environment is remembered between keystrokes
+
+
+def solve_default(environ: dict[str, str] | None = None) -> bool:
+    """Solving is on (with the channel checks) unless ENVLS_SOLVE=0."""
+    value = (environ if environ is not None else os.environ).get("ENVLS_SOLVE", "1")
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def solve_timeout_default(environ: dict[str, str] | None = None) -> float:
+    """Seconds one solve may take: ENVLS_SOLVE_TIMEOUT, else 10."""
+    value = (environ if environ is not None else os.environ).get("ENVLS_SOLVE_TIMEOUT", "")
+    try:
+        seconds = float(value) if value.strip() else 10.0
+    except ValueError:
+        log.warning("ignoring ENVLS_SOLVE_TIMEOUT=%r: not a number of seconds", value)
+        return 10.0
+    return seconds if seconds > 0 else 10.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,8 @@ class SessionOptions:
     channel_refresh_hours: float = 6.0
     cuda_version: str = ""
     conda_path: str = ""
+    solve: bool = field(default_factory=solve_default)  # needs channel_checks too
+    solve_timeout: float = field(default_factory=solve_timeout_default)
 
 
 class Session:
@@ -60,6 +83,8 @@ class Session:
         self.cuda_probe = CudaProbe()
         self.probe_watched = False  # the server republishes once the probe answers
         self._installed: dict[str, tuple[object, InstalledSnapshot]] = {}
+        self._solver: SolveService | None = None
+        self._assumed_cuda: CudaDetection | None = None  # what a solve assumed while the probe had no answer
         self._found: dict[tuple[str, Path | None], tuple[float, InstalledEnv | None]] = {}
 
     def environments_changed(self) -> None:
@@ -102,6 +127,16 @@ class Session:
             client = IndexClient(cache, refresh_after=self.options.channel_refresh_hours * 3600)
             self._pip = PipService(client, trusted=self.options.trusted)
         return self._pip
+
+    @property
+    def solver(self) -> SolveService | None:
+        """The solve service (None when solving or the channel checks are off)."""
+        channels = self.channels
+        if not self.options.solve or channels is None:
+            return None
+        if self._solver is None:
+            self._solver = SolveService(channels, timeout=self.options.solve_timeout)
+        return self._solver
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -155,6 +190,44 @@ class Session:
         driver, source = driver_and_source(detection, self.options.cuda_version)
         return cuda_target(env, driver, source, self.options.platforms, (host_subdir(),))
 
+    def _solve_cuda(self) -> tuple[bool, str | None]:
+        """(known, driver): the `__cuda` a solve assumes; not known while the probe has not answered."""
+        if self.options.cuda_version:
+            return True, driver_and_source(None, self.options.cuda_version)[0]
+        detection = self.cuda_probe.cached() or self._assumed_cuda
+        if detection is None:
+            return False, None
+        return True, driver_and_source(detection, "")[0]
+
+    def _solving(self, env: Environment) -> tuple[SolveService, str | None] | None:
+        """The solve service and the `__cuda` to assume, when the file can be solved now."""
+        solver = self.solver
+        known, cuda = self._solve_cuda()
+        if solver is None or not known or env.document.top is None:
+            return None
+        return solver, cuda
+
+    def cached_solve(self, env: Environment, root: Path | None) -> SolveFacts | None:
+        """The solve of the file as it is now, when at hand; no I/O."""
+        solving = self._solving(env)
+        return solving[0].cached(env, root, solving[1]) if solving is not None else None
+
+    def solve_key(self, env: Environment, root: Path | None) -> object | None:
+        """What a solve of the file depends on (cheap; for telling whether a running solve is still wanted)."""
+        solving = self._solving(env)
+        return solving[0].key(env, root, solving[1]) if solving is not None else None
+
+    async def solve(self, env: Environment, root: Path | None) -> SolveFacts | None:
+        """Solve the file for its target platforms (loading the channel data it needs); None when solving is off."""
+        solver = self.solver
+        if solver is None or env.document.top is None:
+            return None
+        known, cuda = self._solve_cuda()
+        if not known:
+            self._assumed_cuda = await self.cuda_probe.detection()
+            known, cuda = self._solve_cuda()
+        return await solver.solve(env, root, cuda)
+
     def installed(self, env: Environment, root: Path | None) -> InstalledSnapshot | None:
         """The installed environment the file describes (by name or prefix), re-read when it changed."""
         target = (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None)
@@ -184,8 +257,9 @@ class Session:
     # -- the stages -----------------------------------------------------------------------
 
     def enrich(self, analysis: Analysis, root: Path | None, options: AnalysisOptions,
-               facts: ChannelFacts | None = None, cuda_ready: bool = True) -> Analysis:
-        """Add the channel, CUDA and drift stages to a fast analysis, from what is at hand."""
+               facts: ChannelFacts | None = None, cuda_ready: bool = True,
+               solve_facts: SolveFacts | None = None) -> Analysis:
+        """Add the channel, CUDA, drift and solve stages to a fast analysis, from what is at hand."""
         if analysis.document.top is None:
             return analysis
         env = analysis.environment
@@ -205,4 +279,11 @@ class Session:
             installed = None
         if installed is not None:
             analysis = with_drift(analysis, installed, options)
+        try:
+            solved = solve_facts if solve_facts is not None else self.cached_solve(env, root)
+        except Exception:
+            log.exception("looking up the solve failed")
+            solved = None
+        if solved is not None:
+            analysis = with_solve(analysis, solved, options)  # last: it reads the other stages' findings
         return analysis

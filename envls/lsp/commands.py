@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -198,4 +199,62 @@ def list_all(ls: EnvlsServer, *args: Any) -> list[dict[str, Any]]:
             for e in list_environments(session.config, session.tools)]
 
 
-COMMANDS = ((CREATE, create), (UPDATE, update), (SELECT, select_interpreter), (LIST, list_all))
+COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    (CREATE, create), (UPDATE, update), (SELECT, select_interpreter), (LIST, list_all))
+
+
+# -- Solving (envls/solve/commands.py): the solution per platform, and lock files --------------------------
+
+SHOW_SOLUTION = "envls.showSolution"
+EXPORT_LOCK = "envls.exportLock"
+
+
+def _current_text(server: EnvlsServer, env_file: Path) -> str:
+    """The text as the editor has it (unsaved edits included), else as it is on disk."""
+    uri = env_file.as_uri()
+    if uri in server.workspace.text_documents:
+        return server.workspace.get_text_document(uri).source
+    try:
+        return env_file.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise JsonRpcInvalidParams(f"cannot read {env_file}: {err.strerror or err}") from None
+
+
+async def show_solution(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
+    """`{"uri", "platform"?}` -> the solved packages per target platform; the tables go to the client's log too."""
+    from envls.solve.commands import SolveCommandError
+    from envls.solve.commands import show_solution as solve_and_show
+
+    arguments = _arguments(args)
+    env_file = _env_file(arguments)
+
+    def show(table: str) -> None:
+        ls.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=table))
+
+    try:
+        return await solve_and_show(ls.session, env_file, _current_text(ls, env_file),
+                                    _optional(arguments, "platform", str), show)
+    except SolveCommandError as err:
+        raise JsonRpcInternalError(str(err)) from None
+
+
+async def export_lock(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
+    """`{"uri", "platforms"?, "rattlerLock"?}` -> writes `<stem>.<platform>.lock.txt` next to the file."""
+    from envls.solve.commands import SolveCommandError
+    from envls.solve.commands import export_lock as solve_and_export
+
+    arguments = _arguments(args)
+    env_file = _env_file(arguments)
+    platforms = arguments.get("platforms")
+    if platforms is not None and not (isinstance(platforms, list) and all(isinstance(p, str) for p in platforms)):
+        raise JsonRpcInvalidParams("`platforms` must be a list of conda subdirs such as linux-64")
+    try:
+        return await solve_and_export(ls.session, env_file, _current_text(ls, env_file), platforms,
+                                      bool(_optional(arguments, "rattlerLock", bool)))
+    except SolveCommandError as err:
+        raise JsonRpcInternalError(str(err)) from None
+    except OSError as err:
+        raise JsonRpcInternalError(f"cannot write the lock file: {err.strerror or err}") from None
+
+
+COMMANDS = (*COMMANDS, (SHOW_SOLUTION, show_solution), (EXPORT_LOCK, export_lock))

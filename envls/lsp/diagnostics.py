@@ -1,13 +1,16 @@
 """Diagnostics: pushed after open, change and save (with the document version), or pulled.
 
 A change cancels the pending analysis of the same document; the result of an analysis
-is only published when it still belongs to the document's current version.
+is only published when it still belongs to the document's current version. The slow stages
+follow: channel data is loaded, then the file is solved; each publishes again when done, and a
+solve's findings are only added to the text it was made for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from lsprotocol import types
@@ -53,8 +56,11 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
         running.cancel()
     server.channel_keys[uri] = key
 
+    first = session.cached_facts(env, root) is None  # nothing shown yet: do not wait for a pause in typing
+
     async def load() -> None:
-        await asyncio.sleep(LOAD_DELAY)
+        if not first:
+            await asyncio.sleep(LOAD_DELAY)
         task = asyncio.ensure_future(session.load_all(env, root))
         try:
             done, _ = await asyncio.wait({task}, timeout=_PROGRESS_AFTER)
@@ -119,10 +125,64 @@ async def _publish(server: EnvlsServer, uri: str, force: bool = False) -> None:
                 )
                 server.published[uri] = (snap.version, diags)
         _refresh_channels(server, uri)
+        _refresh_solve(server, uri)
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("publishing diagnostics for %s failed", uri)
+
+
+# Solving waits for typing to pause this long; an edit that changes what is solved cancels it.
+SOLVE_DELAY = 0.25
+# The solve in flight per document, with what it solves (the server's own state is not this module's).
+_solves: weakref.WeakKeyDictionary[EnvlsServer, dict[str, tuple[object, asyncio.Task[None]]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _refresh_solve(server: EnvlsServer, uri: str) -> None:
+    """Solve the document in the background once its channel data is loaded, then publish again."""
+    session = server.session
+    snap = server.snapshots.get(uri)
+    channels = session.channels
+    if snap is None or snap.analysis.document.top is None or channels is None or session.solver is None:
+        return
+    env = snap.analysis.environment
+    root = server.root_dir(uri)
+    key: tuple[object, object] | None = None
+    if not channels.needs_refresh(env, root) and session.cached_solve(env, root) is None:
+        # The channel stage comes first; a solve at hand is not redone. A new session (other settings) solves anew.
+        key = (id(session), session.solve_key(env, root))
+    tasks = _solves.setdefault(server, {})
+    running = tasks.get(uri)
+    if running is not None and not running[1].done():
+        if key is not None and running[0] == key:
+            return  # the same solve is on its way
+        running[1].cancel()
+        del tasks[uri]
+    if key is None:
+        return
+
+    async def solve() -> None:
+        await asyncio.sleep(SOLVE_DELAY)
+        try:
+            await session.solve(env, root)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("solving %s failed", uri)
+            return
+        if server.session is not session:
+            return  # the settings changed meanwhile
+        server.snapshots.pop(uri, None)
+        if server.pull_diagnostics:
+            _refresh_pull(server)
+        else:
+            schedule(server, uri)
+        lens_caps = server.client_capabilities.workspace
+        if lens_caps and lens_caps.code_lens and lens_caps.code_lens.refresh_support:
+            server.workspace_code_lens_refresh(None)
+
+    tasks[uri] = (key, asyncio.ensure_future(solve()))
 
 
 def _refresh_pull(server: EnvlsServer) -> None:
@@ -134,6 +194,9 @@ def _refresh_pull(server: EnvlsServer) -> None:
 
 def clear(server: EnvlsServer, uri: str) -> None:
     server.forget(uri)
+    solving = _solves.get(server, {}).pop(uri, None)
+    if solving is not None:
+        solving[1].cancel()
     if not server.pull_diagnostics:
         server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 

@@ -1,4 +1,5 @@
-"""Code lenses at the top of an environment file: create it, or update it and use its Python."""
+"""Code lenses: at the top of an environment file, create it, or update it and use its Python; on
+`dependencies:`, whether it solves for each target platform (and what), once the solve is at hand."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from envls.lsp import commands
 from envls.lsp.state import EnvlsServer
 
 
-def code_lenses(server: EnvlsServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
+def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
     uri = params.text_document.uri
     path = to_fs_path(uri)
     if not path or not server.is_environment(uri):
@@ -31,3 +32,28 @@ def code_lenses(server: EnvlsServer, params: types.CodeLensParams) -> list[types
         types.CodeLens(range=where, command=types.Command(title=f"Update environment ({state})", command=commands.UPDATE, arguments=argument)),
         types.CodeLens(range=where, command=types.Command(title="Use as Python interpreter", command=commands.SELECT, arguments=argument)),
     ]
+
+
+def code_lenses(server: EnvlsServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
+    lenses = _environment_lenses(server, params)
+    if lenses is None:
+        return None
+    return [*lenses, *_solve_lenses(server, params.text_document.uri)]
+
+
+def _solve_lenses(server: EnvlsServer, uri: str) -> list[types.CodeLens]:
+    """"Solves for linux-64: 87 packages, 1.2 GB to download" per platform, on the `dependencies:` key."""
+    from envls.core.solve_summary import lens_title
+
+    snap = server.snapshot(uri)
+    env = snap.analysis.environment
+    if env.dependencies_key is None:
+        return []
+    facts = server.session.cached_solve(env, server.root_dir(uri))
+    if facts is None:
+        return []
+    line = snap.analysis.document.index.line_of(env.dependencies_key.start)
+    where = types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line, character=0))
+    return [types.CodeLens(range=where, command=types.Command(
+        title=lens_title(solve), command=commands.SHOW_SOLUTION, arguments=[{"uri": uri, "platform": solve.platform}]))
+        for solve in facts.solves]
