@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 from lsprotocol import types
@@ -134,9 +133,6 @@ async def _publish(server: EnvlsServer, uri: str, force: bool = False) -> None:
 
 # Solving waits for typing to pause this long; an edit that changes what is solved cancels it.
 SOLVE_DELAY = 0.25
-# The solve in flight per document, with what it solves (the server's own state is not this module's).
-_solves: weakref.WeakKeyDictionary[EnvlsServer, dict[str, tuple[object, asyncio.Task[None]]]] = (
-    weakref.WeakKeyDictionary())
 
 
 def _refresh_solve(server: EnvlsServer, uri: str) -> None:
@@ -152,7 +148,7 @@ def _refresh_solve(server: EnvlsServer, uri: str) -> None:
     if not channels.needs_refresh(env, root) and session.cached_solve(env, root) is None:
         # The channel stage comes first; a solve at hand is not redone. A new session (other settings) solves anew.
         key = (id(session), session.solve_key(env, root))
-    tasks = _solves.setdefault(server, {})
+    tasks = server.solve_tasks
     running = tasks.get(uri)
     if running is not None and not running[1].done():
         if key is not None and running[0] == key:
@@ -194,9 +190,6 @@ def _refresh_pull(server: EnvlsServer) -> None:
 
 def clear(server: EnvlsServer, uri: str) -> None:
     server.forget(uri)
-    solving = _solves.get(server, {}).pop(uri, None)
-    if solving is not None:
-        solving[1].cancel()
     if not server.pull_diagnostics:
         server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from envls.core.analysis import AnalysisOptions
 from envls.host.cuda import check_cuda_setting
-from envls.session import SessionOptions
+from envls.session import SessionOptions, solve_default, solve_timeout_default
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class Settings:
     cache_dir: str = ""
     cuda_version: str = ""
     conda_path: str = ""
+    solve: bool = field(default_factory=lambda: solve_default())
+    solve_timeout: float = field(default_factory=lambda: solve_timeout_default())
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def analysis_options(self) -> AnalysisOptions:
@@ -42,7 +44,8 @@ class Settings:
         return SessionOptions(
             channel_checks=self.channel_checks, platforms=self.platforms, trusted=self.trusted,
             cache_dir=self.cache_dir, channel_refresh_hours=self.channel_refresh_hours,
-            cuda_version=self.cuda_version, conda_path=self.conda_path,
+            cuda_version=self.cuda_version, conda_path=self.conda_path, solve=self.solve,
+            solve_timeout=self.solve_timeout,
         )
 
 
@@ -54,8 +57,8 @@ def channel_checks_default(environ: dict[str, str] | None = None) -> bool:
 
 _ALIASES = {"logLevel": "log_level", "disabledCodes": "disable", "channelChecks": "channel_checks",
             "channelRefreshHours": "channel_refresh_hours", "cacheDir": "cache_dir", "cudaVersion": "cuda_version",
-            "condaPath": "conda_path"}
-_BOOLS = ("trusted", "channel_checks")
+            "condaPath": "conda_path", "solveTimeout": "solve_timeout"}
+_BOOLS = ("trusted", "channel_checks", "solve")
 
 
 def parse_settings(raw: Any, base: Settings | None = None) -> Settings:
@@ -91,6 +94,11 @@ def parse_settings(raw: Any, base: Settings | None = None) -> Settings:
                 values["platforms"] = tuple(value)
             else:
                 problems.append(f"envls.{key} must be a list of conda subdirs such as linux-64; ignored")
+        elif name == "solve_timeout":
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                values[name] = float(value)
+            else:
+                problems.append(f"envls.{key} must be a positive number of seconds; ignored")
         elif name == "channel_refresh_hours":
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
                 values[name] = float(value)

@@ -47,6 +47,7 @@ class EnvlsServer(LanguageServer):
         self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
+        self.solve_tasks: dict[str, tuple[object, asyncio.Task[None]]] = {}  # the solve in flight, and of what
         # What the client shows for each document: (version, diagnostics) of the last publication.
         self.published: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
 
@@ -131,6 +132,9 @@ class EnvlsServer(LanguageServer):
             task = tasks.pop(uri, None)
             if task is not None:
                 task.cancel()
+        solving = self.solve_tasks.pop(uri, None)
+        if solving is not None:
+            solving[1].cancel()
 
     def show_problems(self, problems: tuple[str, ...]) -> None:
         for problem in problems:
