@@ -44,7 +44,22 @@ def load_schema() -> dict[str, Any]:
 def _validator() -> jsonschema.protocols.Validator:
     schema = load_schema()
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+    # Local `$ref`s are resolved once here: resolving them per list item was most of the validation time.
+    return cls(_inline_refs(schema, schema.get("$defs", {})))
+
+
+def _inline_refs(node: Any, defs: dict[str, Any], depth: int = 0) -> Any:
+    if isinstance(node, list):
+        return [_inline_refs(item, defs, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and depth < 16:
+        target = defs.get(ref[len("#/$defs/"):])
+        if isinstance(target, dict):
+            merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            return _inline_refs(merged, defs, depth + 1)
+    return {key: _inline_refs(value, defs, depth) for key, value in node.items()}
 
 
 def top_level_keys() -> dict[str, dict[str, Any]]:

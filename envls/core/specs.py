@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from rattler import MatchSpec
 
@@ -32,21 +33,21 @@ class ParsedSpec:
     error: str | None
     strict_error: str | None
 
-    @property
+    @cached_property
     def name(self) -> str | None:
         if self.spec is None or self.spec.name is None:
             return None
         return str(self.spec.name.normalized)
 
-    @property
+    @cached_property
     def version(self) -> str | None:
         return str(self.spec.version) if self.spec is not None and self.spec.version is not None else None
 
-    @property
+    @cached_property
     def build(self) -> str | None:
         return str(self.spec.build) if self.spec is not None and self.spec.build is not None else None
 
-    @property
+    @cached_property
     def channel(self) -> str | None:
         if self.spec is None or self.spec.channel is None:
             return None
