@@ -1,0 +1,164 @@
+/**
+ * The palette commands and the server commands behind them (and behind the code lenses):
+ * create or update the environment of a file with a progress notification that can be cancelled,
+ * then make its Python the workspace's interpreter; select an existing environment's Python.
+ */
+
+import { commands, ExtensionContext, LogOutputChannel, ProgressLocation, Uri, window, workspace } from 'vscode';
+import { ExecuteCommandRequest, ResponseError } from 'vscode-languageclient/node';
+
+import { setInterpreter, SetBy } from './interpreter';
+import { ServerManager } from './server';
+
+export const SERVER_COMMANDS = {
+    create: 'envls.createEnvironment',
+    update: 'envls.updateEnvironment',
+    select: 'envls.selectInterpreter',
+    list: 'envls.listEnvironments',
+} as const;
+
+interface CreateResult {
+    prefix: string;
+    pythonPath: string | null;
+    backend: string;
+}
+
+interface SelectResult {
+    pythonPath: string;
+    prefix: string;
+    name: string | null;
+}
+
+const ENV_FILES = '**/{environment,env,conda}*.{yml,yaml}';
+
+export class Commands {
+    /** Called after a command changed an environment (the status bar refreshes). */
+    onChanged: () => void = () => undefined;
+
+    constructor(
+        private readonly server: ServerManager,
+        private readonly log: LogOutputChannel,
+    ) {}
+
+    register(context: ExtensionContext): void {
+        context.subscriptions.push(
+            commands.registerCommand('envls.conda.createEnvironment', () => this.fromPalette(SERVER_COMMANDS.create)),
+            commands.registerCommand('envls.conda.updateEnvironment', () => this.fromPalette(SERVER_COMMANDS.update)),
+            commands.registerCommand('envls.conda.selectInterpreter', () => this.fromPalette(SERVER_COMMANDS.select)),
+            commands.registerCommand('envls.showLogs', () => this.log.show()),
+        );
+    }
+
+    private async fromPalette(command: string): Promise<unknown> {
+        const uri = await this.environmentFile();
+        return uri ? this.run(command, [{ uri: uri.toString() }]) : undefined;
+    }
+
+    /** The active editor's environment file; else the workspace's only one; else the user picks. */
+    private async environmentFile(): Promise<Uri | undefined> {
+        const editor = window.activeTextEditor;
+        if (editor && this.server.serves(editor.document)) {
+            return editor.document.uri;
+        }
+        const found = await workspace.findFiles(ENV_FILES, '**/node_modules/**', 50);
+        if (found.length === 1) {
+            return found[0];
+        }
+        if (found.length === 0) {
+            void window.showWarningMessage('Open an environment file (environment.yml) first.');
+            return undefined;
+        }
+        const picked = await window.showQuickPick(
+            found.map((uri) => ({ label: workspace.asRelativePath(uri), uri })),
+            { placeHolder: 'Which environment file?' },
+        );
+        return picked?.uri;
+    }
+
+    /** Runs a server command from the palette or a code lens. */
+    async run(command: string, args: unknown[]): Promise<unknown> {
+        const known = Object.values(SERVER_COMMANDS) as string[];
+        if (!known.includes(command)) {
+            return this.send(command, args);
+        }
+        if (command !== SERVER_COMMANDS.list && !workspace.isTrusted) {
+            const choice = await window.showWarningMessage(
+                'envls runs no conda and selects no interpreter in Restricted Mode: the file could name any program or folder. Trust the workspace first.',
+                'Manage Workspace Trust',
+            );
+            if (choice) {
+                await commands.executeCommand('workbench.trust.manage');
+            }
+            return undefined;
+        }
+        if (!this.server.isRunning()) {
+            void window.showErrorMessage('The envls server is not running. Run "envls: Restart Server", or see "envls: Show Logs".');
+            return undefined;
+        }
+        const argument = (args[0] ?? {}) as { uri?: string };
+        const uri = argument.uri ? Uri.parse(argument.uri) : undefined;
+        const file = uri ? workspace.asRelativePath(uri) : 'the environment file';
+        try {
+            if (command === SERVER_COMMANDS.select) {
+                const result = await this.send(command, args) as SelectResult;
+                await this.useInterpreter(result.pythonPath, uri, `Environment ${result.name ?? result.prefix}`);
+                return result;
+            }
+            if (command === SERVER_COMMANDS.create || command === SERVER_COMMANDS.update) {
+                return await this.createOrUpdate(command, args, uri, file);
+            }
+            return await this.send(command, args);
+        } catch (err) {
+            const message = err instanceof ResponseError || err instanceof Error ? err.message : String(err);
+            this.log.error(`${command} failed: ${message}`);
+            if (/cancelled/i.test(message)) {
+                void window.showInformationMessage(message.charAt(0).toUpperCase() + message.slice(1));
+            } else {
+                void window.showErrorMessage(message, 'Show Logs').then((c) => c && this.log.show());
+            }
+            return undefined;
+        } finally {
+            this.onChanged();
+        }
+    }
+
+    private async createOrUpdate(command: string, args: unknown[], uri: Uri | undefined, file: string): Promise<unknown> {
+        const update = command === SERVER_COMMANDS.update;
+        const title = `${update ? 'Updating' : 'Creating'} the environment of ${file}`;
+        const result = await window.withProgress(
+            { location: ProgressLocation.Notification, title, cancellable: true },
+            async (progress, token) => {
+                progress.report({ message: 'starting…' });
+                const run = () => this.send(command, args) as Promise<CreateResult>;
+                return this.server.progress ? this.server.progress.withSink({ progress, token }, run) : run();
+            },
+        );
+        this.log.info(`${command}: ${JSON.stringify(result)}`);
+        if (update) {
+            void window.showInformationMessage(`Environment ${result.prefix} updated from ${file}.`);
+        } else if (result.pythonPath) {
+            await this.useInterpreter(result.pythonPath, uri, `Environment ${result.prefix} created (${result.backend})`);
+        } else {
+            void window.showInformationMessage(`Environment ${result.prefix} created (${result.backend}); it has no Python.`);
+        }
+        return result;
+    }
+
+    private async useInterpreter(pythonPath: string, uri: Uri | undefined, what: string): Promise<SetBy> {
+        const folder = uri ? workspace.getWorkspaceFolder(uri) : workspace.workspaceFolders?.[0];
+        const how = await setInterpreter(this.log, pythonPath, folder);
+        const where = how === 'python-extension' ? 'selected in the Python extension'
+            : how === 'folder-setting' ? `set as python.defaultInterpreterPath of ${folder?.name}`
+                : 'set as python.defaultInterpreterPath';
+        void window.showInformationMessage(`${what}: its Python ${pythonPath} is ${where}.`);
+        return how;
+    }
+
+    private send(command: string, args: unknown[]): Promise<unknown> {
+        const client = this.server.client;
+        if (!client) {
+            return Promise.reject(new Error('the envls server is not running'));
+        }
+        return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
+    }
+}

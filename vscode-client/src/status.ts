@@ -1,0 +1,122 @@
+/**
+ * The status bar item for the active environment file: whether its environment exists and matches
+ * the file (from the server's code lenses), and the CUDA target when the cudaVersion setting names one.
+ * A click offers the commands.
+ */
+
+import {
+    commands,
+    Disposable,
+    ExtensionContext,
+    languages,
+    MarkdownString,
+    StatusBarAlignment,
+    StatusBarItem,
+    TextEditor,
+    window,
+    workspace,
+} from 'vscode';
+import { CodeLens, CodeLensRequest } from 'vscode-languageclient/node';
+
+import { environmentName, EnvState, stateFromLenses, statusText } from './envState';
+import { ServerManager } from './server';
+
+const MENU = 'envls.status.menu';
+
+export class StatusBar implements Disposable {
+    private readonly item: StatusBarItem;
+    private timer: NodeJS.Timeout | undefined;
+    private generation = 0;
+
+    constructor(private readonly server: ServerManager, context: ExtensionContext) {
+        this.item = window.createStatusBarItem('envls.status', StatusBarAlignment.Left, 50);
+        this.item.name = 'envls';
+        this.item.command = MENU;
+        context.subscriptions.push(
+            this,
+            commands.registerCommand(MENU, () => this.menu()),
+            window.onDidChangeActiveTextEditor(() => this.update()),
+            workspace.onDidSaveTextDocument(() => this.update()),
+            languages.onDidChangeDiagnostics((e) => {
+                const active = window.activeTextEditor?.document.uri.toString();
+                if (active && e.uris.some((u) => u.toString() === active)) {
+                    this.update();
+                }
+            }),
+            server.onDidChange(() => this.update()),
+        );
+    }
+
+    dispose(): void {
+        clearTimeout(this.timer);
+        this.item.dispose();
+    }
+
+    /** Refreshes soon (edits and diagnostics come in bursts). */
+    update(): void {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.refresh(window.activeTextEditor), 300);
+    }
+
+    private async refresh(editor: TextEditor | undefined): Promise<void> {
+        const generation = ++this.generation;
+        if (!editor || !this.server.serves(editor.document)) {
+            this.item.hide();
+            return;
+        }
+        const document = editor.document;
+        const cuda = workspace.getConfiguration('envls', document.uri).get<string>('cudaVersion', '');
+        const client = this.server.client;
+        const tooltip = new MarkdownString(undefined, true);
+        if (!client || !this.server.isRunning()) {
+            this.item.text = '$(warning) envls: not running';
+            this.item.tooltip = 'The envls server is not running. Click for the log and a restart.';
+            this.item.show();
+            return;
+        }
+        let state: EnvState = { kind: 'unknown', name: environmentName(document.getText()) };
+        try {
+            const lenses = await client.sendRequest(CodeLensRequest.type, { textDocument: { uri: document.uri.toString() } });
+            state = stateFromLenses((lenses ?? []).map((l: CodeLens) => l.command?.title ?? ''), state.name);
+        } catch (err) {
+            this.server.log.debug(`status: code lenses failed: ${err}`);
+        }
+        if (generation !== this.generation) {
+            return;
+        }
+        this.item.text = statusText(state, cuda);
+        const described = {
+            missing: 'not created yet',
+            'in-sync': 'created, and in sync with this file',
+            drift: state.kind === 'drift' ? `created; ${state.outOfDate} package(s) out of date` : '',
+            unknown: 'unknown',
+        }[state.kind];
+        tooltip.appendMarkdown(`**envls**: environment \`${state.name ?? '?'}\` is ${described}.\n\n`);
+        tooltip.appendMarkdown(cuda.trim()
+            ? `CUDA target: \`${cuda.trim()}\` (the envls.cudaVersion setting).\n\n`
+            : 'CUDA target: what the driver of the machine the server runs on reports (hover a CUDA spec to see it).\n\n');
+        const plan = this.server.plan;
+        if (plan) {
+            tooltip.appendMarkdown(`Server: Python ${plan.version} (\`${plan.python}\`), envls ${plan.envls === 'bundled' ? 'bundled' : 'from that Python'}.\n\n`);
+        }
+        if (!workspace.isTrusted) {
+            tooltip.appendMarkdown('Restricted Mode: checks only; no conda runs.\n\n');
+        }
+        this.item.tooltip = tooltip;
+        this.item.show();
+    }
+
+    private async menu(): Promise<void> {
+        const items = [
+            { label: 'Conda: Create Environment from File', command: 'envls.conda.createEnvironment' },
+            { label: 'Conda: Update Environment', command: 'envls.conda.updateEnvironment' },
+            { label: 'Conda: Select Environment as Python Interpreter', command: 'envls.conda.selectInterpreter' },
+            { label: 'envls: Show Logs', command: 'envls.showLogs' },
+            { label: 'envls: Restart Server', command: 'envls.restartServer' },
+        ].filter((i) => workspace.isTrusted || !i.command.startsWith('envls.conda.'));
+        const picked = await window.showQuickPick(items, { placeHolder: 'envls' });
+        if (picked) {
+            await commands.executeCommand(picked.command);
+        }
+    }
+}
