@@ -105,6 +105,7 @@ class Session:
     def tools(self) -> list[CondaTool]:
         if self._tools is None:
             self._tools = find_conda_tools(self.options.conda_path or None)
+            log.info("conda tools: %s", "; ".join(f"{t.kind} {t.path}" for t in self._tools) or "none found")
         return self._tools
 
     @property

@@ -34,7 +34,7 @@ from lsp_support import (
     start,
 )
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
@@ -80,7 +80,8 @@ class Setup:
 
     @property
     def envs(self) -> Path:
-        return self.home / ".conda" / "envs"
+        # No conda on this machine: named environments go to the user's data folder (XDG_DATA_HOME).
+        return self.home.parent / "data" / "envls" / "envs"
 
     @property
     def registry(self) -> Path:
@@ -319,7 +320,7 @@ async def test_cancel_during_create_leaves_nothing(setup: Setup, site: ChannelSe
             [token] = tokens(client, "creating")
             started = time.monotonic()
             client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
-            with pytest.raises(JsonRpcInternalError, match="cancelled"):
+            with pytest.raises(JsonRpcRequestCancelled, match="cancelled"):
                 await command
             assert time.monotonic() - started < 10
             end = client.progress_reports[token][-1]
@@ -415,3 +416,27 @@ async def test_a_pull_client_is_asked_to_pull_again_after_create(setup: Setup, s
             await shutdown(client)
         finally:
             await client.stop()
+
+
+
+async def test_host_info(setup: Setup, site: ChannelServer) -> None:
+    async with session(setup, site, {"cudaVersion": "12.2"}) as client:
+        info = await run(client, "envls.hostInfo")
+    assert info["platform"] and "-" in info["platform"]
+    assert info["cuda"] == {"driver": "12.2", "source": "setting", "known": True}
+    assert info["condaTools"] == []  # none on this test's PATH and HOME
+
+
+async def test_features_ignore_yaml_that_is_no_environment_file(setup: Setup, site: ChannelServer) -> None:
+    uri = (setup.root / ".github" / "ci.yml").as_uri()
+    async with session(setup, site) as client:
+        client.open(uri, "on: push\njobs:\n  x: {}\n")
+        document = types.TextDocumentIdentifier(uri=uri)
+        at = types.Position(line=1, character=0)
+        completion = await client.ask(client.text_document_completion_async(
+            types.CompletionParams(text_document=document, position=at)))
+        hover = await client.ask(client.text_document_hover_async(types.HoverParams(text_document=document,
+                                                                                    position=at)))
+        symbols = await client.ask(client.text_document_document_symbol_async(
+            types.DocumentSymbolParams(text_document=document)))
+    assert completion is None and hover is None and not symbols

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from envls.actions.prefix import busy_message, is_locked
 from envls.actions.request import ActionError, CreateRequest
+from envls.host.conda_tools import envls_envs_dir
 
 RESERVED_NAMES = ("base", "root")
 # conda refuses the first four; the rest would be misread by a shell in `conda activate NAME`.
@@ -61,11 +62,7 @@ def validate_name(name: str) -> None:
 
 def default_envs_dir(environ: Mapping[str, str] | None = None) -> Path:
     """envls' own folder for environments when no conda is found: `$XDG_DATA_HOME/envls/envs`."""
-    env = os.environ if environ is None else environ
-    if os.name == "nt" and env.get("LOCALAPPDATA"):
-        return Path(env["LOCALAPPDATA"]) / "envls" / "envs"
-    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
-    return Path(base) / "envls" / "envs"
+    return envls_envs_dir(environ)
 
 
 def is_environment(path: Path) -> bool:

@@ -235,7 +235,7 @@ def find_conda_tools(
             add([_tool("micromamba", binary, "install folder", env, home, win)])
         else:
             log.debug("conda tools: %s: not there", binary)
-    log.info("conda tools: %s", "; ".join(f"{t.kind} {t.path} ({t.source})" for t in tools) or "none found")
+    log.debug("conda tools: %s", "; ".join(f"{t.kind} {t.path} ({t.source})" for t in tools) or "none found")
     return tools
 
 
@@ -376,6 +376,10 @@ def list_environments(
         add("base", root, "root prefix")
     root_keys = {_key(root) for root in roots}
     dir_keys = {_key(d) for d in dirs}
+    own = envls_envs_dir(env)  # where envls' embedded installer puts environments when there is no conda
+    if _key(own) not in dir_keys:
+        dirs = [*dirs, own]
+        dir_keys.add(_key(own))
     for folder in dirs:
         try:
             children = sorted(os.listdir(folder))
@@ -389,7 +393,7 @@ def list_environments(
         prefix = Path(line)
         name = "base" if _key(prefix) in root_keys else (prefix.name if _key(prefix.parent) in dir_keys else None)
         add(name, prefix, str(registry))
-    log.info("environments: %d found", len(found))
+    log.debug("environments: %d found", len(found))
     return found
 
 
@@ -452,7 +456,23 @@ def find_environment(
         return None
     if text == "root":
         text = "base"
-    return next((installed for installed in known if installed.name == text), None)
+    found = next((installed for installed in known if installed.name == text), None)
+    if found is None:
+        # Made by envls' embedded installer on a machine without conda: its own folder.
+        own = envls_envs_dir(env) / text
+        if _is_prefix(own):
+            found = InstalledEnv(text, str(own), _python_of(own, win), "envls")
+    return found
+
+
+def envls_envs_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """envls' own folder for environments when no conda is found: `$XDG_DATA_HOME/envls/envs`
+    (`%LOCALAPPDATA%\\envls\\envs` on Windows)."""
+    env = os.environ if environ is None else environ
+    if os.name == "nt" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "envls" / "envs"
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base) / "envls" / "envs"
 
 
 def default_prefix_for(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 
 from envls.actions.create import create_environment
@@ -117,13 +117,14 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
     outcome = "failed"
     try:
         result = await create_environment(
-            request, tools=session.tools, envs_dirs=envs_dirs(session.config, session.tools),
+            request, tools=session.tools, envs_dirs=_envs_dirs(server),
             reporter=reporter, cancel=cancel,
         )
         outcome = f"done: {result.prefix}"
     except Cancelled:
         outcome = "cancelled"
-        raise JsonRpcInternalError(f"{verb.lower()} the environment was cancelled; nothing was left behind") from None
+        raise JsonRpcRequestCancelled(f"{verb.lower()} the environment was cancelled; nothing was left behind") \
+            from None
     except ActionError as err:
         outcome = "failed"
         server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=err.message))
@@ -134,6 +135,16 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
             server.work_done_progress.tokens.pop(token, None)  # its cancel future (and the command's event)
     _environments_changed(server)
     return _result(result)
+
+
+def _envs_dirs(server: EnvlsServer) -> list[Path]:
+    """Where a named environment goes: conda's envs dirs when there is a conda (so `conda activate NAME`
+    finds it), else only the ones configured in .condarc; with none, the embedded installer uses the user's
+    data folder."""
+    session = server.session
+    if session.tools:
+        return envs_dirs(session.config, session.tools)
+    return [Path(d) for d in session.config.envs_dirs]
 
 
 def _environments_changed(server: EnvlsServer) -> None:
@@ -258,3 +269,26 @@ async def export_lock(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
 
 
 COMMANDS = (*COMMANDS, (SHOW_SOLUTION, show_solution), (EXPORT_LOCK, export_lock))
+
+
+HOST_INFO = "envls.hostInfo"
+
+
+def host_info(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
+    """What the server knows of the machine it runs on (over Remote-SSH: the remote one): its platform,
+    the CUDA target and where it comes from, and the conda tools found."""
+    from envls.channels.facts import host_subdir
+    from envls.host.cuda import driver_and_source
+
+    session = ls.session
+    detection = session.cuda_detection()
+    known = detection is not None or bool(session.options.cuda_version)
+    driver, source = driver_and_source(detection, session.options.cuda_version) if known else (None, "none")
+    return {
+        "platform": host_subdir(),
+        "cuda": {"driver": driver, "source": source, "known": known},
+        "condaTools": [{"kind": t.kind, "path": t.path} for t in session.tools],
+    }
+
+
+COMMANDS = (*COMMANDS, (HOST_INFO, host_info))

@@ -80,6 +80,8 @@ async def _index_for_completion(server: EnvlsServer, uri: str, document: Any, of
 
 async def completion(server: EnvlsServer, params: types.CompletionParams) -> types.CompletionList | None:
     uri = params.text_document.uri
+    if not server.is_environment(uri):
+        return None
     snap = server.snapshot(uri)
     document = snap.analysis.document
     encoding = server.encoding
@@ -110,6 +112,8 @@ async def completion(server: EnvlsServer, params: types.CompletionParams) -> typ
 
 
 def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
+    if not server.is_environment(params.text_document.uri):
+        return None
     snap = server.snapshot(params.text_document.uri)
     index = snap.analysis.document.index
     offset = convert.offset(index, params.position, server.encoding)
@@ -135,6 +139,8 @@ def code_actions(server: EnvlsServer, params: types.CodeActionParams) -> list[ty
     if only and not any(str(kind).startswith(str(types.CodeActionKind.QuickFix)) for kind in only):
         return None
     uri = params.text_document.uri
+    if not server.is_environment(uri):
+        return None
     snap = server.snapshot(uri)
     index = snap.analysis.document.index
     start = convert.offset(index, params.range.start, server.encoding)
@@ -154,6 +160,8 @@ def code_actions(server: EnvlsServer, params: types.CodeActionParams) -> list[ty
 
 
 def document_symbols(server: EnvlsServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    if not server.is_environment(params.text_document.uri):
+        return []
     snap = server.snapshot(params.text_document.uri)
     index = snap.analysis.document.index
 

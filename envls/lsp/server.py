@@ -119,6 +119,14 @@ def _on_close(server: EnvlsServer, params: types.DidCloseTextDocumentParams) -> 
 
 def _on_shutdown(server: EnvlsServer, params: None) -> None:
     server.analysis_pool.shutdown(wait=False, cancel_futures=True)
+    # pygls 2.1 cancels the requests still running after this handler while iterating the very dict
+    # their cancellation changes ("dictionary changed size during iteration"): cancel them here first.
+    futures = getattr(server.protocol, "_request_futures", None)
+    current = getattr(server.protocol, "msg_id", None)
+    if isinstance(futures, dict):
+        for msg_id, future in list(futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
 
 
 # The whole surface of the server, in one table: method, options, handler.

@@ -340,7 +340,8 @@ try {
         await page.keyboard.press('Enter');
     };
     const toast = (text) => page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
-    const prefix = join(home, '.conda', 'envs', 'e2e-demo');
+    // With no conda installed, a named environment goes to envls' own folder ($XDG_DATA_HOME/envls/envs).
+    const prefix = join(home, '.local', 'share', 'envls', 'envs', 'e2e-demo');
 
     await runCommand('Conda: Create Environment from File');
     lap('create started');
@@ -364,7 +365,6 @@ try {
         () => check(true, 'the "created" notification'),
         async () => check(false, `no "created" notification: ${JSON.stringify(await page.locator('.notifications-toasts').innerText().catch(() => ''))}`));
     lap('create finished');
-    // With no conda installed, a named environment goes to ~/.conda/envs (see the report: README says otherwise).
     const folderSettings = join(ws, '.vscode', 'settings.json');
     const interpreter = existsSync(folderSettings) ? JSON.parse(readFileSync(folderSettings, 'utf8'))['python.defaultInterpreterPath'] : undefined;
     check(interpreter === join(prefix, 'bin', 'python') && existsSync(interpreter),
@@ -389,7 +389,7 @@ try {
         .some((t) => /Creating the environment of/.test(t.textContent) && /Downloading/.test(t.textContent)), undefined, { timeout: 20_000 });
     await toast('Creating the environment of').getByRole('button', { name: 'Cancel' }).click();
     await toast('was cancelled').waitFor({ timeout: 20_000 }).then(
-        async () => check(!existsSync(join(home, '.conda', 'envs', 'e2e-slow')), `Cancel stopped the create: ${JSON.stringify(await toast('was cancelled').innerText())}; no e2e-slow environment`),
+        async () => check(!existsSync(join(home, '.local', 'share', 'envls', 'envs', 'e2e-slow')), `Cancel stopped the create: ${JSON.stringify(await toast('was cancelled').innerText())}; no e2e-slow environment`),
         () => check(false, 'Cancel did not stop the create'));
     lap('cancelled create');
 
