@@ -556,3 +556,13 @@ async def test_qualified_spec_with_unreachable_channel(tmp_path: Path, server: C
           - {PYTORCH}::pytorch=99
         """)
     assert lines(analysis) == [("channel-unreachable", 4)]
+
+
+async def test_released_memory_is_read_again_when_needed(tmp_path: Path, server: ChannelServer) -> None:
+    service = service_for(tmp_path, server)
+    text = f"channels:\n  - {FORGE}\ndependencies:\n  - python=3.9\n"
+    await analyzed(service, text)
+    service.store.release_memory()  # what a quiet minute does
+    analysis, facts = await analyzed(service, text + "  - pip=20.0.2\n  - python=3.7\n")
+    assert ("version-not-found", 5) in lines(analysis)
+    assert facts.records["pip"]

@@ -76,7 +76,8 @@ def _classify(err: BaseException) -> tuple[SubdirState, str]:
 class ChannelStore:
     """Repodata for the channels envls checks against, shared by every open document."""
 
-    def __init__(self, cache_dir: Path | None = None, refresh_after: float = 6 * 3600, timeout: float = 20.0) -> None:
+    def __init__(self, cache_dir: Path | None = None, refresh_after: float = 6 * 3600, timeout: float = 20.0,
+                 release_after: float = 60.0) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.refresh_after = refresh_after
@@ -89,6 +90,8 @@ class ChannelStore:
         self._subdirs: dict[tuple[str, str], SubdirInfo] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[SubdirInfo]] = {}
         self._records: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        self._release: asyncio.TimerHandle | None = None
+        self.release_after = release_after
         self._stamps_path = self.cache_dir / "fetched.json"
         self._stamps = self._read_stamps()
 
@@ -199,12 +202,36 @@ class ChannelStore:
                     found.setdefault(record.name.normalized, []).append(record)
             for name, recs in found.items():
                 self._records[(url, subdir, name)] = tuple(recs)
+            self._release_later()
         return {n: self._records[(url, subdir, n)] for n in wanted if (url, subdir, n) in self._records}
 
     async def load(self, urls: Sequence[str], subdirs: Sequence[str]) -> list[SubdirInfo]:
         """Load every (url, subdir) at once."""
         pairs = [(u, s) for u in urls for s in subdirs]
-        return list(await asyncio.gather(*(self.subdir(u, s) for u, s in pairs)))
+        infos = list(await asyncio.gather(*(self.subdir(u, s) for u, s in pairs)))
+        self._release_later()
+        return infos
+
+    def _release_later(self) -> None:
+        """After a quiet minute, let the gateway drop its in-memory index of the repodata.
+
+        The names and the records envls asked for stay here; what goes is py-rattler's view of whole
+        repodata files (hundreds of MB for a conda-forge-size channel without shards). A later query
+        reads them again from the disk cache."""
+        if self.release_after <= 0:
+            return
+        if self._release is not None:
+            self._release.cancel()
+        self._release = asyncio.get_running_loop().call_later(self.release_after, self.release_memory)
+
+    def release_memory(self) -> None:
+        self._release = None
+        for url in {url for url, _ in self._subdirs}:
+            for gateway in (self.gateway, self.offline):
+                try:
+                    gateway.clear_repodata_cache(Channel(url))
+                except Exception as err:  # releasing memory must never break anything
+                    log.debug("releasing repodata of %s failed: %s", url, err)
 
 
 def _subdir(name: str) -> Any:
