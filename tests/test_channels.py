@@ -564,5 +564,5 @@ async def test_released_memory_is_read_again_when_needed(tmp_path: Path, server:
     await analyzed(service, text)
     service.store.release_memory()  # what a quiet minute does
     analysis, facts = await analyzed(service, text + "  - pip=20.0.2\n  - python=3.7\n")
-    assert ("version-not-found", 5) in lines(analysis)
+    assert ("version-not-found", 6) in lines(analysis)  # python=3.7, checked against records read again
     assert facts.records["pip"]
