@@ -566,3 +566,27 @@ async def test_released_memory_is_read_again_when_needed(tmp_path: Path, server:
     analysis, facts = await analyzed(service, text + "  - pip=20.0.2\n  - python=3.7\n")
     assert ("version-not-found", 6) in lines(analysis)  # python=3.7, checked against records read again
     assert facts.records["pip"]
+
+
+async def test_summaries_from_channeldata(tmp_path: Path, server: ChannelServer) -> None:
+    from envls.channels.store import ChannelStore
+
+    url = f"{server.base_url}/formats/conda-sharded-cep16"
+    store = ChannelStore(tmp_path / "cache", timeout=5)
+    summaries = await store.summaries(url)
+    assert summaries["libgcc-ng"] == "The GCC low-level runtime library"
+    server.stop()  # offline: the cached copy answers
+    again = await ChannelStore(tmp_path / "cache", timeout=1).summaries(url)
+    assert again == summaries
+    assert await ChannelStore(tmp_path / "other", timeout=1).summaries(url) == {}
+
+
+async def test_hover_shows_the_summary(tmp_path: Path, server: ChannelServer) -> None:
+    from envls.core.hover import hover
+
+    analysis, facts = await analyzed(service_for(tmp_path, server),
+                                     f"channels:\n  - {server.base_url}/formats/conda-sharded-cep16\n"
+                                     "dependencies:\n  - libgcc-ng\n")
+    text = analysis.document.text
+    found = hover(analysis.environment, text.index("libgcc-ng") + 2, facts)
+    assert found is not None and "The GCC low-level runtime library" in found.markdown

@@ -102,7 +102,15 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
             infos = await store.load(resolved.urls, subdirs)
             other_states.append(_state(resolved, infos))
             names_by_channel[resolved.name] = frozenset().union(*(i.names for i in infos))
+    summaries: dict[str, str] = {}
+    for resolved in channels:
+        for url in resolved.urls:
+            found = await store.summaries(url)
+            for name in wanted:
+                if name in found and name not in summaries:
+                    summaries[name] = found[name]
     return ChannelFacts(
+        summaries=summaries,
         channels=tuple(states),
         platforms=tuple(platforms),
         records={k: tuple(v) for k, v in records.items()},

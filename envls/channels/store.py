@@ -90,6 +90,7 @@ class ChannelStore:
         self._subdirs: dict[tuple[str, str], SubdirInfo] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[SubdirInfo]] = {}
         self._records: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        self._summaries: dict[str, dict[str, str]] = {}
         self._release: asyncio.TimerHandle | None = None
         self.release_after = release_after
         self._stamps_path = self.cache_dir / "fetched.json"
@@ -205,6 +206,28 @@ class ChannelStore:
             self._release_later()
         return {n: self._records[(url, subdir, n)] for n in wanted if (url, subdir, n) in self._records}
 
+    async def summaries(self, url: str) -> dict[str, str]:
+        """Package summaries from the channel's `channeldata.json` (name -> one line), cached on disk
+        like repodata; {} when the channel has none or cannot be reached."""
+        if url in self._summaries:
+            return self._summaries[url]
+        path = self.cache_dir / "channeldata" / (re.sub(r"[^A-Za-z0-9_.-]+", "_", url) + ".json")
+        fresh = path.is_file() and time.time() - path.stat().st_mtime < self.refresh_after
+        data: dict[str, str] | None = _read_summaries(path) if fresh else None
+        if data is None:
+            fetched = await asyncio.to_thread(_fetch_summaries, f"{url.rstrip('/')}/channeldata.json", self.timeout)
+            if fetched is not None:
+                data = fetched
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(data), encoding="utf-8")
+                except OSError as err:
+                    log.debug("cannot cache %s: %s", path, err)
+            else:
+                data = _read_summaries(path) or {}  # offline: whatever the cache has
+        self._summaries[url] = data
+        return data
+
     async def load(self, urls: Sequence[str], subdirs: Sequence[str]) -> list[SubdirInfo]:
         """Load every (url, subdir) at once."""
         pairs = [(u, s) for u in urls for s in subdirs]
@@ -232,6 +255,32 @@ class ChannelStore:
                     gateway.clear_repodata_cache(Channel(url))
                 except Exception as err:  # releasing memory must never break anything
                     log.debug("releasing repodata of %s failed: %s", url, err)
+
+
+def _fetch_summaries(url: str, timeout: float) -> dict[str, str] | None:
+    """GET a channeldata.json (http(s) or file) and keep each package's summary; None on failure."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - channel URLs only
+            body = response.read(64 * 1024 * 1024)
+        packages = json.loads(body).get("packages", {})
+    except (OSError, ValueError, AttributeError, urllib.error.URLError) as err:
+        log.debug("no channeldata at %s: %s", url, err)
+        return None
+    if not isinstance(packages, dict):
+        return None
+    return {str(name): str(info["summary"]).strip() for name, info in packages.items()
+            if isinstance(info, dict) and isinstance(info.get("summary"), str) and info["summary"].strip()}
+
+
+def _read_summaries(path: Path) -> dict[str, str] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
 
 
 def _subdir(name: str) -> Any:

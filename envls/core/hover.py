@@ -97,4 +97,7 @@ def _channel_words(parsed: ParsedSpec, facts: ChannelFacts) -> str:
         lines.append(f"- from channel `{channel.name}`")
     if latest.license:
         lines.append(f"- license: {latest.license}")
+    summary = facts.summaries.get(parsed.name)
+    if summary:
+        lines[2:2] = [summary, ""]
     return "\n".join(lines)
