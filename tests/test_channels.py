@@ -584,9 +584,12 @@ async def test_summaries_from_channeldata(tmp_path: Path, server: ChannelServer)
 async def test_hover_shows_the_summary(tmp_path: Path, server: ChannelServer) -> None:
     from envls.core.hover import hover
 
-    analysis, facts = await analyzed(service_for(tmp_path, server),
-                                     f"channels:\n  - {server.base_url}/formats/conda-sharded-cep16\n"
-                                     "dependencies:\n  - libgcc-ng\n")
+    service = service_for(tmp_path, server)
+    url = f"{server.base_url}/formats/conda-sharded-cep16"
+    text = f"channels:\n  - {url}\ndependencies:\n  - libgcc-ng\n"
+    await analyzed(service, text)  # the summaries load in the background; the checks do not wait
+    analysis, facts = await analyzed(service, text)
+    await service.store.summaries(url)  # arrived later: the same snapshot shows them
     text = analysis.document.text
     found = hover(analysis.environment, text.index("libgcc-ng") + 2, facts)
     assert found is not None and "The GCC low-level runtime library" in found.markdown

@@ -91,6 +91,7 @@ class ChannelStore:
         self._loading: dict[tuple[str, str], asyncio.Future[SubdirInfo]] = {}
         self._records: dict[tuple[str, str, str], tuple[Any, ...]] = {}
         self._summaries: dict[str, dict[str, str]] = {}
+        self._summary_tasks: dict[str, asyncio.Future[dict[str, str]]] = {}
         self._release: asyncio.TimerHandle | None = None
         self.release_after = release_after
         self._stamps_path = self.cache_dir / "fetched.json"
@@ -205,6 +206,15 @@ class ChannelStore:
                 self._records[(url, subdir, name)] = tuple(recs)
             self._release_later()
         return {n: self._records[(url, subdir, n)] for n in wanted if (url, subdir, n) in self._records}
+
+    def summaries_at_hand(self, url: str) -> dict[str, str]:
+        """The summaries already loaded; starts loading them in the background when they are not
+        (a channeldata.json can be tens of MB: the checks never wait for it)."""
+        if url in self._summaries:
+            return self._summaries[url]
+        if url not in self._summary_tasks:
+            self._summary_tasks[url] = asyncio.ensure_future(self.summaries(url))
+        return {}
 
     async def summaries(self, url: str) -> dict[str, str]:
         """Package summaries from the channel's `channeldata.json` (name -> one line), cached on disk
