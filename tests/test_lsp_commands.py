@@ -440,3 +440,14 @@ async def test_features_ignore_yaml_that_is_no_environment_file(setup: Setup, si
         symbols = await client.ask(client.text_document_document_symbol_async(
             types.DocumentSymbolParams(text_document=document)))
     assert completion is None and hover is None and not symbols
+
+
+async def test_unsaved_changes_are_refused(setup: Setup, site: ChannelServer) -> None:
+    text = setup.write(env_text("demo", "python", "tool"))
+    requests = len(site.requests)
+    async with session(setup, site) as client:
+        client.open(setup.uri, text + "  - another\n")  # the editor holds more than the disk
+        error = await failure(client, CREATE, {"uri": setup.uri})
+    assert isinstance(error, JsonRpcInvalidParams) and "unsaved changes" in error.message
+    assert not setup.envs.exists()
+    assert site.requests[requests:] == []

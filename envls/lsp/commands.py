@@ -93,6 +93,20 @@ async def _begin(server: EnvlsServer, title: str, cancel: asyncio.Event) -> str 
     return token
 
 
+def _refuse_unsaved(server: EnvlsServer, env_file: Path) -> None:
+    """conda (and the embedded installer) read the saved file: refuse when the editor holds other text."""
+    uri = env_file.as_uri()
+    if uri not in server.workspace.text_documents:
+        return
+    try:
+        saved = env_file.read_text(encoding="utf-8-sig")
+    except OSError:
+        raise JsonRpcInvalidParams(f"{env_file.name} is not saved yet: save it first") from None
+    if saved.replace("\r\n", "\n") != server.workspace.get_text_document(uri).source.replace("\r\n", "\n"):
+        raise JsonRpcInvalidParams(f"{env_file.name} has unsaved changes: save it first (the environment is "
+                                   "made from the saved file)")
+
+
 def _result(result: Result) -> dict[str, Any]:
     return {"prefix": result.prefix, "pythonPath": result.python_path, "backend": result.backend}
 
@@ -101,6 +115,7 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
     if not server.settings.trusted:
         raise JsonRpcInvalidParams("envls does not run conda in an untrusted workspace; trust it first")
     env_file = _env_file(arguments)
+    _refuse_unsaved(server, env_file)
     backend = arguments.get("backend", "auto")
     if backend not in _BACKENDS:
         raise JsonRpcInvalidParams(f"`backend` must be one of {', '.join(_BACKENDS)}")
