@@ -124,6 +124,12 @@ export class Commands {
 
     private async createOrUpdate(command: string, args: unknown[], uri: Uri | undefined, file: string): Promise<unknown> {
         const update = command === SERVER_COMMANDS.update;
+        // The environment is made from the saved file (the server refuses unsaved changes): save it first.
+        const open = uri ? workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()) : undefined;
+        if (open?.isDirty && !(await open.save())) {
+            void window.showWarningMessage(`Save ${file} first: the environment is made from the saved file.`);
+            return undefined;
+        }
         const title = `${update ? 'Updating' : 'Creating'} the environment of ${file}`;
         const result = await window.withProgress(
             { location: ProgressLocation.Notification, title, cancellable: true },
