@@ -1,6 +1,7 @@
 /**
  * The status bar item for the active environment file: whether its environment exists and matches
- * the file (from the server's code lenses), and the CUDA target when the cudaVersion setting names one.
+ * the file (from the server's code lenses), and the CUDA target (the cudaVersion setting, else what the server
+ * detected on its machine).
  * A click offers the commands.
  */
 
@@ -16,12 +17,18 @@ import {
     window,
     workspace,
 } from 'vscode';
-import { CodeLens, CodeLensRequest } from 'vscode-languageclient/node';
+import { CodeLens, CodeLensRequest, ExecuteCommandRequest } from 'vscode-languageclient/node';
 
 import { environmentName, EnvState, stateFromLenses, statusText } from './envState';
 import { ServerManager } from './server';
 
 const MENU = 'envls.status.menu';
+
+/** The answer of the server's `envls.hostInfo` command. */
+interface HostInfo {
+    platform: string;
+    cuda: { driver: string | null; source: string; known: boolean };
+}
 
 export class StatusBar implements Disposable {
     private readonly item: StatusBarItem;
@@ -65,8 +72,22 @@ export class StatusBar implements Disposable {
             return;
         }
         const document = editor.document;
-        const cuda = workspace.getConfiguration('envls', document.uri).get<string>('cudaVersion', '');
+        const setting = workspace.getConfiguration('envls', document.uri).get<string>('cudaVersion', '');
         const client = this.server.client;
+        let cuda = setting;
+        let cudaSource = 'the envls.cudaVersion setting';
+        if (!setting.trim() && client && this.server.isRunning()) {
+            // What the server detected on its machine (over Remote-SSH: the remote one).
+            try {
+                const info = await client.sendRequest(ExecuteCommandRequest.type, { command: 'envls.hostInfo', arguments: [] }) as HostInfo;
+                if (info?.cuda?.known) {
+                    cuda = info.cuda.driver ?? 'none';
+                    cudaSource = `detected on ${info.platform} (${info.cuda.source})`;
+                }
+            } catch (err) {
+                this.server.log.debug(`status: hostInfo failed: ${err}`);
+            }
+        }
         const tooltip = new MarkdownString(undefined, true);
         if (!client || !this.server.isRunning()) {
             this.item.text = '$(warning) envls: not running';
@@ -93,7 +114,7 @@ export class StatusBar implements Disposable {
         }[state.kind];
         tooltip.appendMarkdown(`**envls**: environment \`${state.name ?? '?'}\` is ${described}.\n\n`);
         tooltip.appendMarkdown(cuda.trim()
-            ? `CUDA target: \`${cuda.trim()}\` (the envls.cudaVersion setting).\n\n`
+            ? `CUDA target: \`${cuda.trim()}\` (${cudaSource}).\n\n`
             : 'CUDA target: what the driver of the machine the server runs on reports (hover a CUDA spec to see it).\n\n');
         const plan = this.server.plan;
         if (plan) {

@@ -374,7 +374,7 @@ try {
     await page.screenshot({ path: join(results, 'e2e-created.png') });
 
     // The status bar follows the environment's state.
-    await page.locator('.statusbar-item', { hasText: /^\W*e2e-demo$/ }).first().waitFor({ timeout: 15_000 }).then(
+    await page.locator('.statusbar-item', { hasText: /^\W*e2e-demo( · (no CUDA|CUDA [\d.]+))?$/ }).first().waitFor({ timeout: 15_000 }).then(
         () => check(true, 'the status bar shows the environment, in sync with the file'),
         async () => check(false, `no status bar item "e2e-demo" in sync (${JSON.stringify(await page.locator('.statusbar-item', { hasText: 'e2e-demo' }).first().innerText().catch(() => ''))})`));
     const status = await page.locator('.statusbar-item', { hasText: 'e2e-demo' }).first().innerText().catch(() => '');
