@@ -171,9 +171,10 @@ async def shutdown(client: EnvClient) -> None:
 
 @contextlib.asynccontextmanager
 async def session(profile: str, root: Path, *, initialization_options: Any = None,
-                  configuration: dict[str, Any] | None = None) -> AsyncIterator[EnvClient]:
-    """A server and an initialized client, for tests that need their own settings."""
-    client = await CONFIG.start()
+                  configuration: dict[str, Any] | None = None,
+                  config: ClientServerConfig = CONFIG) -> AsyncIterator[EnvClient]:
+    """A server and an initialized client, for tests that need their own settings (or server environment)."""
+    client = await config.start()
     assert isinstance(client, EnvClient)
     try:
         for section, value in (configuration or {}).items():
@@ -185,6 +186,21 @@ async def session(profile: str, root: Path, *, initialization_options: Any = Non
             await shutdown(client)
         finally:
             await client.stop()
+
+
+def loopback_config(tmp_path: Path, base_url: str, extra_env: dict[str, str] | None = None,
+                    client_factory: Callable[[], EnvClient] = make_client) -> ClientServerConfig:
+    """A server whose conda configuration points at a loopback channel server, with its own HOME and cache.
+
+    ENVLS_CHANNEL_CHECKS stays 0 (conftest): the tests turn the checks on with initializationOptions."""
+    from channel_server import condarc
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONDA_") and k != "XDG_CONFIG_HOME"}
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env.update(HOME=str(home), CONDARC=str(condarc(tmp_path, base_url)), ENVLS_CACHE_DIR=str(tmp_path / "cache"),
+               **(extra_env or {}))
+    return ClientServerConfig(server_command=SERVER_COMMAND, client_factory=client_factory, server_env=env)
 
 
 # Diagnostics in short --------------------------------------------------------------------

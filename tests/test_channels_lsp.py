@@ -7,17 +7,21 @@ ENVLS_CACHE_DIR from its environment, both pointing into the test's tmp_path.
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from channel_server import CHANNELS, ChannelServer, condarc
-from lsp_support import SERVER_COMMAND, VSCODE, EnvClient, by_code, codes, make_client, shutdown, span, start
+from channel_server import CHANNELS, ChannelServer
+from lsp_support import (
+    VSCODE,
+    by_code,
+    codes,
+    loopback_config,
+    span,
+)
+from lsp_support import session as lsp_session
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
 pytestmark = [
     pytest.mark.skipif(not CHANNELS.is_dir(), reason="the shared channel snapshots are not here"),
@@ -43,24 +47,9 @@ def server() -> Iterator[ChannelServer]:
         yield srv
 
 
-@contextlib.asynccontextmanager
-async def session(tmp_path: Path, srv: ChannelServer, options: Any = OPTIONS) -> AsyncIterator[EnvClient]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONDA_") and k != "XDG_CONFIG_HOME"}
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    # ENVLS_CHANNEL_CHECKS stays 0 (conftest): the initializationOptions turn the checks on.
-    env.update(HOME=str(home), CONDARC=str(condarc(tmp_path, srv.base_url)), ENVLS_CACHE_DIR=str(tmp_path / "cache"))
-    config = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client, server_env=env)
-    client = await config.start()
-    assert isinstance(client, EnvClient)
-    try:
-        await start(client, VSCODE, tmp_path, options)
-        yield client
-    finally:
-        try:
-            await shutdown(client)
-        finally:
-            await client.stop()
+def session(tmp_path: Path, srv: ChannelServer, options: Any = OPTIONS) -> Any:
+    return lsp_session(VSCODE, tmp_path, initialization_options=options,
+                       config=loopback_config(tmp_path, srv.base_url))
 
 
 async def test_channel_findings_follow_the_fast_ones(tmp_path: Path, server: ChannelServer) -> None:

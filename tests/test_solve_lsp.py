@@ -8,19 +8,17 @@ The commands envls.showSolution and envls.exportLock, and the code lens on `depe
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from channel_server import CHANNELS, ChannelServer, condarc
-from lsp_support import SERVER_COMMAND, VSCODE, EnvClient, by_code, codes, shutdown, start
+from channel_server import CHANNELS, ChannelServer
+from lsp_support import VSCODE, EnvClient, by_code, codes, loopback_config
+from lsp_support import session as lsp_session
 from lsprotocol import types
 from pygls.protocol import default_converter
-from pytest_lsp import ClientServerConfig
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 from test_solve import PIGEONS, pigeon_channel
 
@@ -54,26 +52,10 @@ def server() -> Iterator[ChannelServer]:
         yield srv
 
 
-@contextlib.asynccontextmanager
-async def session(tmp_path: Path, srv: ChannelServer, options: Any = OPTIONS,
-                  extra_env: dict[str, str] | None = None) -> AsyncIterator[EnvClient]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONDA_") and k != "XDG_CONFIG_HOME"}
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    # ENVLS_CHANNEL_CHECKS stays 0 (conftest): the initializationOptions turn the checks (and solving) on.
-    env.update(HOME=str(home), CONDARC=str(condarc(tmp_path, srv.base_url)), ENVLS_CACHE_DIR=str(tmp_path / "cache"),
-               **(extra_env or {}))
-    config = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_refresh_client, server_env=env)
-    client = await config.start()
-    assert isinstance(client, EnvClient)
-    try:
-        await start(client, VSCODE, tmp_path, options)
-        yield client
-    finally:
-        try:
-            await shutdown(client)
-        finally:
-            await client.stop()
+def session(tmp_path: Path, srv: ChannelServer, options: Any = OPTIONS,
+            extra_env: dict[str, str] | None = None) -> Any:
+    return lsp_session(VSCODE, tmp_path, initialization_options=options,
+                       config=loopback_config(tmp_path, srv.base_url, extra_env, make_refresh_client))
 
 
 class RefreshClient(EnvClient):
