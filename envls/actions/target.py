@@ -19,7 +19,7 @@ from pathlib import Path
 
 from envls.actions.prefix import busy_message, is_locked
 from envls.actions.request import ActionError, CreateRequest
-from envls.host.conda_tools import envls_envs_dir
+from envls.host.conda_tools import envls_envs_dir, writable
 
 RESERVED_NAMES = ("base", "root")
 # conda refuses the first four; the rest would be misread by a shell in `conda activate NAME`.
@@ -81,16 +81,6 @@ def _same(a: Path, b: Path) -> bool:
         return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
 
 
-def _writable_folder(path: Path) -> bool:
-    """Whether environments can be made in ``path`` (it, or its nearest existing parent, is writable)."""
-    probe = path
-    while not probe.exists():
-        if probe.parent == probe:
-            return False
-        probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
-
-
 def _prefix_from_text(text: str, base: Path) -> Path:
     if "\0" in text or "\n" in text or "\r" in text:
         raise ActionError(f"the prefix {text!r} contains a line break or NUL character")
@@ -128,8 +118,8 @@ def resolve_target(
         validate_name(name)
         folders = [Path(os.path.expanduser(str(d))) for d in envs_dirs] or [default_envs_dir(environ)]
         existing = next((d / name for d in folders if is_environment(d / name)), None)
-        writable = next((d for d in folders if _writable_folder(d)), folders[0])
-        prefix = existing if existing is not None else writable / name
+        first_writable = next((d for d in folders if writable(d)), folders[0])
+        prefix = existing if existing is not None else first_writable / name
     elif file_prefix:
         prefix = _prefix_from_text(file_prefix, base)
     else:

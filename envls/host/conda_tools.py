@@ -322,11 +322,11 @@ def envs_dirs(
     env: Mapping[str, str] = os.environ if environ is None else environ
     home = home if home is not None else Path(os.path.expanduser("~"))
     roots = root_prefixes(tools, env)
-    writable = [root for root in roots if _root_writable(root)]
+    writable_roots = [root for root in roots if _root_writable(root)]
     dirs = [Path(d) for d in config.envs_dirs]
-    dirs += [root / "envs" for root in writable]
+    dirs += [root / "envs" for root in writable_roots]
     dirs.append(home / ".conda" / "envs")
-    dirs += [root / "envs" for root in roots if root not in writable]
+    dirs += [root / "envs" for root in roots if root not in writable_roots]
     if _is_windows(windows):
         local = Path(env["LOCALAPPDATA"]) if env.get("LOCALAPPDATA") else home / "AppData" / "Local"
         dirs.append(local / "conda" / "conda" / "envs")
@@ -485,13 +485,13 @@ def default_prefix_for(
 ) -> Path | None:
     """Where `conda create -n NAME` would put the environment: the first envs directory it may write in."""
     for folder in envs_dirs(config, tools, environ, home, windows):
-        if _writable(folder):
+        if writable(folder):
             return folder / name
         log.debug("envs directory %s is not writable", folder)
     return None
 
 
-def _writable(folder: Path) -> bool:
+def writable(folder: Path) -> bool:
     """Whether `folder` can be written, or created: asked of the nearest folder that exists."""
     current = folder
     while not current.exists():
