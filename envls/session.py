@@ -87,6 +87,16 @@ class Session:
         self._assumed_cuda: CudaDetection | None = None  # what a solve assumed while the probe had no answer
         self._found: dict[tuple[str, Path | None], tuple[float, InstalledEnv | None]] = {}
 
+    def installed_changed(self) -> bool:
+        """True when an environment read before has changed since (conda, mamba or pip touched it);
+        a cheap stat of each, for a periodic look while the files are not edited."""
+        changed = False
+        for prefix, (seen, _) in list(self._installed.items()):
+            if stamp(prefix) != seen:
+                del self._installed[prefix]
+                changed = True
+        return changed
+
     def environments_changed(self) -> None:
         """Forget where environments are (after a create or update): the next look finds them again."""
         self._found.clear()

@@ -135,7 +135,8 @@ def server_env(tmp_path: Path, home: Path, site: ChannelServer) -> dict[str, str
                      default_channels=[f"{site.base_url}/channels/{CHANNEL}"])
     env.update(HOME=str(home), PATH=str(empty_bin), CONDARC=str(config),
                XDG_DATA_HOME=str(tmp_path / "data"), XDG_CACHE_HOME=str(tmp_path / "xdg-cache"),
-               XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), ENVLS_CACHE_DIR=str(tmp_path / "cache"))
+               XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), ENVLS_CACHE_DIR=str(tmp_path / "cache"),
+               ENVLS_WATCH_SECONDS="0.5")
     return env
 
 
@@ -451,3 +452,21 @@ async def test_unsaved_changes_are_refused(setup: Setup, site: ChannelServer) ->
     assert isinstance(error, JsonRpcInvalidParams) and "unsaved changes" in error.message
     assert not setup.envs.exists()
     assert site.requests[requests:] == []
+
+
+async def test_drift_follows_changes_made_outside_the_editor(setup: Setup, site: ChannelServer) -> None:
+    text = setup.write(env_text("demo", "python", "tool"))
+    async with session(setup, site) as client:
+        client.open(setup.uri, text)
+        await run(client, CREATE, {"uri": setup.uri})
+        prefix = setup.envs / "demo"
+        # Someone removes `tool` with another tool (as `conda remove` would): no edit in the editor.
+        for record in (prefix / "conda-meta").glob("tool-*.json"):
+            record.unlink()
+        (prefix / "conda-meta" / "history").touch()
+
+        def drifted() -> bool:
+            last = client.publications(setup.uri)
+            return bool(last) and any(d.code == "env-drift" for d in last[-1].diagnostics)
+
+        await _wait(drifted, "env-drift after the environment changed", timeout=15)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 from typing import Any
 
 from lsprotocol import types
@@ -32,6 +33,24 @@ async def _on_initialized(server: EnvlsServer, params: types.InitializedParams) 
     logging.getLogger("envls").addHandler(handler)
     await _pull_configuration(server)
     _probe_cuda(server)
+    server.watcher = asyncio.ensure_future(_watch_environments(server))
+
+
+# Seconds between looks at the installed environments the open files describe (ENVLS_WATCH_SECONDS).
+_WATCH_EVERY = float(os.environ.get("ENVLS_WATCH_SECONDS", "5") or 5)
+
+
+async def _watch_environments(server: EnvlsServer) -> None:
+    """Drift follows the environment: when conda, mamba or pip change it, publish again (no edit needed)."""
+    while True:
+        await asyncio.sleep(_WATCH_EVERY)
+        try:
+            if server.session.installed_changed():
+                server.session.environments_changed()
+                server.snapshots.clear()
+                _refresh_all(server)
+        except Exception:
+            log.exception("watching installed environments failed")
 
 
 def _probe_cuda(server: EnvlsServer) -> None:
@@ -119,6 +138,8 @@ def _on_close(server: EnvlsServer, params: types.DidCloseTextDocumentParams) -> 
 
 def _on_shutdown(server: EnvlsServer, params: None) -> None:
     server.analysis_pool.shutdown(wait=False, cancel_futures=True)
+    if server.watcher is not None:
+        server.watcher.cancel()
     # pygls 2.1 cancels the requests still running after this handler while iterating the very dict
     # their cancellation changes ("dictionary changed size during iteration"): cancel them here first.
     futures = getattr(server.protocol, "_request_futures", None)

@@ -47,7 +47,8 @@ class EnvlsServer(LanguageServer):
         self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
-        self.solve_tasks: dict[str, tuple[object, asyncio.Task[None]]] = {}  # the solve in flight, and of what
+        self.solve_tasks: dict[str, tuple[object, asyncio.Task[None]]] = {}
+        self.watcher: asyncio.Future[None] | None = None  # looks for changed environments now and then  # the solve in flight, and of what
         # What the client shows for each document: (version, diagnostics) of the last publication.
         self.published: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
 
