@@ -327,7 +327,10 @@ def to_python(node: Node, budget: list[int] | None = None, depth: int = 0) -> An
     if node.kind == "alias":
         if node.target is None:
             return None
-        return to_python(node.target, budget, depth)
+        try:
+            return to_python(node.target, budget, depth)
+        except AliasBudgetExceeded:
+            raise AliasBudgetExceeded(node) from None  # blame the outermost alias: the one in the user's view
     if node.kind == "scalar":
         return scalar_value(node)
     if node.kind == "seq":
