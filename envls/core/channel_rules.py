@@ -71,11 +71,11 @@ def _unreachable_message(state: ChannelState) -> str:
     if state.detail:
         text += f" ({state.detail})"
     if state.from_cache_age is not None:
-        return text + f"; using its cached data from {_age(state.from_cache_age)} ago"
+        return text + f"; using its cached data from {age_words(state.from_cache_age)} ago"
     return text + "; its packages are not checked"
 
 
-def _age(seconds: float) -> str:
+def age_words(seconds: float) -> str:
     if seconds < 120:
         return f"{int(seconds)} s"
     if seconds < 7200:
@@ -238,7 +238,7 @@ def _no_match(entry: Entry, parsed: ParsedSpec, records: Sequence[Any]) -> Findi
             _span(entry),
         )
     versions = sorted({r.version for r in records})
-    nearest = _nearest_versions(versions, version or "")
+    nearest = nearest_versions(versions, version or "")
     message = f"no version of `{name}` matches `{version}`; nearest: {', '.join(str(v) for v in nearest)}"
     message += f" (newest: {versions[-1]})" if versions and versions[-1] not in nearest else ""
     fixes: tuple[Fix, ...] = ()
@@ -255,7 +255,7 @@ def _with_version(text: str, name: str, version: str) -> str:
     return f"{prefix}{name}={version}"
 
 
-def _nearest_versions(versions: Sequence[Any], wanted: str, count: int = 4) -> list[Any]:
+def nearest_versions(versions: Sequence[Any], wanted: str, count: int = 4) -> list[Any]:
     """Versions that share the longest prefix with what was asked for, newest first."""
     target = wanted.lstrip("=<>!~ ").split(",")[0].split("|")[0].rstrip(".*")
     if not versions:

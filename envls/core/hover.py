@@ -45,7 +45,7 @@ def hover(env: Environment, offset: int, facts: ChannelFacts | None = None) -> H
     for section in env.pip:
         for entry in section.entries:
             if _hit(entry, offset):
-                return HoverText(_describe_pip(entry.text), entry.start, entry.end)
+                return HoverText(describe_pip(entry.text), entry.start, entry.end)
     channels = dict(COMMON_CHANNELS)
     for entry in env.channels:
         if _hit(entry, offset):
@@ -55,7 +55,7 @@ def hover(env: Environment, offset: int, facts: ChannelFacts | None = None) -> H
     return None
 
 
-def _describe_pip(text: str) -> str:
+def describe_pip(text: str) -> str:
     line = parse_pip_line(text)
     if line.kind == "requirement" and line.requirement is not None:
         req = line.requirement

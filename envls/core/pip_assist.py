@@ -12,7 +12,7 @@ import re
 from envls.core.completion import Candidate
 from envls.core.document import Document
 from envls.core.environment import Environment
-from envls.core.hover import HoverText, _describe_pip
+from envls.core.hover import HoverText, describe_pip
 from envls.core.pip_facts import IndexFacts, Release
 from envls.core.pip_lines import parse_pip_line
 from envls.core.pypi_mapping import canonical, mapping
@@ -86,7 +86,7 @@ def hover_pip(env: Environment, offset: int, facts: IndexFacts | None) -> HoverT
         for entry in section.entries:
             if not entry.start <= offset <= entry.end:
                 continue
-            text = _describe_pip(entry.text)
+            text = describe_pip(entry.text)
             line = parse_pip_line(entry.text)
             name = line.canonical_name
             if name and line.kind == "requirement":

@@ -15,7 +15,7 @@ from typing import Any
 from packaging.version import Version
 
 from envls.core.channel_facts import ChannelFacts, ChannelState
-from envls.core.channel_rules import _age, _nearest_versions
+from envls.core.channel_rules import age_words, nearest_versions
 from envls.core.environment import Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.pip_facts import IndexFacts, IndexState, ProjectState, Release, display_url
@@ -98,7 +98,7 @@ def _unreachable_message(state: IndexState) -> str:
     if state.detail:
         text += f" ({state.detail})"
     if state.from_cache_age is not None and state.state == "ok":
-        return text + f"; using its cached pages from {_age(state.from_cache_age)} ago"
+        return text + f"; using its cached pages from {age_words(state.from_cache_age)} ago"
     return text + "; the pip requirements are not checked against it"
 
 
@@ -133,7 +133,7 @@ def _no_match(item: PipItem, project: ProjectState, facts: IndexFacts) -> Findin
     by_version = {r.version: r for r in project.releases}
     versions = sorted(by_version)
     wanted = next(iter(sorted(specifier, key=str)), None)
-    nearest = _nearest_versions(versions, wanted.version if wanted else "")
+    nearest = nearest_versions(versions, wanted.version if wanted else "")
     newest = versions[-1]
     message = (f"no release of `{item.name}` matches `{specifier}` on {_where(facts)}; nearest: "
                f"{', '.join(_label(by_version[v]) for v in nearest)}")
