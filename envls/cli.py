@@ -86,8 +86,8 @@ async def _load_and_solve(session: Session, env: Environment, root: Path) -> Sol
         return None
 
 
-def _check_file(path: str, options: AnalysisOptions, explicit: bool,
-                session: Session) -> tuple[Analysis, list[Finding]] | None:
+async def _check_file(path: str, options: AnalysisOptions, explicit: bool,
+                      session: Session) -> tuple[Analysis, list[Finding]] | None:
     data = Path(path).read_bytes()
     text, bad_offset = decode(data)
     if not explicit and not is_environment_file(path, text):
@@ -96,7 +96,7 @@ def _check_file(path: str, options: AnalysisOptions, explicit: bool,
     root = Path(path).resolve().parent
     solved = None
     if analysis.document.top is not None:
-        solved = asyncio.run(_load_and_solve(session, analysis.environment, root))
+        solved = await _load_and_solve(session, analysis.environment, root)
         for solve in solved.solves if solved is not None else ():
             if solve.status in ("timeout", "error"):
                 sys.stderr.write(f"envls: {path}: not solved for {solve.platform}: {solve.detail}\n")
@@ -110,7 +110,11 @@ def _check_file(path: str, options: AnalysisOptions, explicit: bool,
 
 
 def check(args: argparse.Namespace) -> int:
+    """Check every file in one event loop (the channel store and its caches serve them all)."""
+    return asyncio.run(_check_all(args))
 
+
+async def _check_all(args: argparse.Namespace) -> int:
     codes = frozenset(c.strip() for group in args.disable for c in group.split(",") if c.strip())
     options = AnalysisOptions(disabled_codes=codes)
     threshold = Severity.parse(args.fail_on)
@@ -120,7 +124,7 @@ def check(args: argparse.Namespace) -> int:
     session = _session(args)
     for path, explicit in find_files(args.paths):
         try:
-            result = _check_file(path, options, explicit, session)
+            result = await _check_file(path, options, explicit, session)
         except OSError as err:
             sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
             unreadable = True

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,6 +188,18 @@ class Session:
         if service is None:
             return None
         return await service.facts(env, root, extra_names)
+
+    def summaries(self, facts: ChannelFacts | None) -> Mapping[str, str]:
+        """Package summaries (channeldata.json) of the file's channels, as far as loaded (the first channel
+        that has a package wins); the rest start loading in the background. For hover only: never part
+        of the snapshot, never awaited (`envls check` never asks)."""
+        service = self.channels
+        if service is None or facts is None:
+            return {}
+        urls = [url for state in facts.channels for url in state.urls]
+        for url in urls:
+            service.store.load_summaries_soon(url)
+        return ChainMap(*(service.store.summaries_at_hand(url) for url in urls))
 
     def cuda_detection(self) -> CudaDetection | None:
         """The probe's answer when it has one (the server starts it; `envls check` waits for it)."""

@@ -581,15 +581,24 @@ async def test_summaries_from_channeldata(tmp_path: Path, server: ChannelServer)
     assert await ChannelStore(tmp_path / "other", timeout=1).summaries(url) == {}
 
 
-async def test_hover_shows_the_summary(tmp_path: Path, server: ChannelServer) -> None:
+async def test_hover_summaries_are_a_session_lookup(tmp_path: Path, server: ChannelServer) -> None:
     from envls.core.hover import hover
+    from envls.session import Session, SessionOptions
 
     service = service_for(tmp_path, server)
     url = f"{server.base_url}/formats/conda-sharded-cep16"
     text = f"channels:\n  - {url}\ndependencies:\n  - libgcc-ng\n"
-    await analyzed(service, text)  # the summaries load in the background; the checks do not wait
     analysis, facts = await analyzed(service, text)
-    await service.store.summaries(url)  # arrived later: the same snapshot shows them
-    text = analysis.document.text
-    found = hover(analysis.environment, text.index("libgcc-ng") + 2, facts)
+    assert not any(p.endswith("channeldata.json") for p in server.requests)  # the snapshot never starts it
+    session = Session(SessionOptions(cuda_version="none"))
+    session._channels = service
+    assert "libgcc-ng" not in session.summaries(facts)  # asking starts the load; nothing waits for it
+    for _ in range(200):
+        if "libgcc-ng" in session.summaries(facts):
+            break
+        await asyncio.sleep(0.02)
+    offset = analysis.document.text.index("libgcc-ng") + 2
+    found = hover(analysis.environment, offset, facts, session.summaries(facts))
     assert found is not None and "The GCC low-level runtime library" in found.markdown
+    plain = hover(analysis.environment, offset, facts)
+    assert plain is not None and "GCC" not in plain.markdown

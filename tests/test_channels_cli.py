@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +139,19 @@ def test_server_down_after_a_run_uses_the_cache(tmp_path: Path, server: ChannelS
     offline = check(tmp_path, server, CLEAN.replace("pip", "pythn"), "--platform", "linux-64")
     assert [f for f in findings(offline) if f[2] != "channel-unreachable"] == findings(online)
     assert offline.returncode == 1
+
+
+def test_a_hanging_channeldata_never_delays_check(tmp_path: Path, server: ChannelServer) -> None:
+    """channeldata.json is hover's (package summaries): `envls check` never asks for it."""
+    def timed() -> float:
+        start = time.monotonic()
+        result = check(tmp_path, server, CLEAN, "--platform", "linux-64", "--no-solve")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+        return time.monotonic() - start
+
+    timed()  # warm the cache: both runs below read repodata alike
+    plain = timed()
+    server.fault(f"/channels/{FORGE}/channeldata.json", "hang")
+    hanging = timed()
+    assert hanging <= plain + 1.0
+    assert not any(p.endswith("channeldata.json") for p in server.requests)

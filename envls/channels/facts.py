@@ -8,7 +8,7 @@ that the message can say where it is.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rattler import Subdir
@@ -102,9 +102,7 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
             infos = await store.load(resolved.urls, subdirs)
             other_states.append(_state(resolved, infos))
             names_by_channel[resolved.name] = frozenset().union(*(i.names for i in infos))
-    summaries = _Summaries(store, tuple(url for resolved in channels for url in resolved.urls))
     return ChannelFacts(
-        summaries=summaries,
         channels=tuple(states),
         platforms=tuple(platforms),
         records={k: tuple(v) for k, v in records.items()},
@@ -112,32 +110,3 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
         other_channels=tuple(other_states),
         loaded=frozenset(wanted),
     )
-
-
-class _Summaries(Mapping[str, str]):
-    """Package summaries of the file's channels, read through to the store: they load in the background
-    (a channeldata.json can be tens of MB), and a hover after they arrived shows them."""
-
-    def __init__(self, store: ChannelStore, urls: tuple[str, ...]) -> None:
-        self._store = store
-        self._urls = urls
-        for url in urls:
-            store.summaries_at_hand(url)  # start loading
-
-    def __getitem__(self, name: str) -> str:
-        for url in self._urls:
-            found = self._store.summaries_at_hand(url).get(name)
-            if found:
-                return found
-        raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        seen: set[str] = set()
-        for url in self._urls:
-            for name in self._store.summaries_at_hand(url):
-                if name not in seen:
-                    seen.add(name)
-                    yield name
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)

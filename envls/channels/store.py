@@ -208,13 +208,19 @@ class ChannelStore:
         return {n: self._records[(url, subdir, n)] for n in wanted if (url, subdir, n) in self._records}
 
     def summaries_at_hand(self, url: str) -> dict[str, str]:
-        """The summaries already loaded; starts loading them in the background when they are not
-        (a channeldata.json can be tens of MB: the checks never wait for it)."""
-        if url in self._summaries:
-            return self._summaries[url]
-        if url not in self._summary_tasks:
-            self._summary_tasks[url] = asyncio.ensure_future(self.summaries(url))
-        return {}
+        """The summaries already loaded ({} when they are not); never starts I/O."""
+        return self._summaries.get(url, {})
+
+    def load_summaries_soon(self, url: str) -> None:
+        """Start loading the channel's summaries in the background, once (a channeldata.json can be
+        tens of MB: nothing waits for it). Only the server asks; off an event loop this does nothing."""
+        if url in self._summaries or url in self._summary_tasks:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._summary_tasks[url] = loop.create_task(self.summaries(url))
 
     async def summaries(self, url: str) -> dict[str, str]:
         """Package summaries from the channel's `channeldata.json` (name -> one line), cached on disk

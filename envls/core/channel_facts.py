@@ -38,7 +38,6 @@ class ChannelFacts:
     names: Mapping[str, frozenset[str]] = field(default_factory=dict)  # channel name -> package names
     other_channels: tuple[ChannelState, ...] = ()  # channels named in `channel::pkg` specs, and others
     loaded: frozenset[str] = frozenset()  # package names whose records were asked for
-    summaries: Mapping[str, str] = field(default_factory=dict)  # package name -> summary (channeldata.json)
 
     @cached_property
     def all_names(self) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from envls.core.channel_facts import ChannelFacts
@@ -23,7 +24,10 @@ def _hit(entry: Entry, offset: int) -> bool:
     return entry.start <= offset <= entry.end
 
 
-def hover(env: Environment, offset: int, facts: ChannelFacts | None = None) -> HoverText | None:
+def hover(env: Environment, offset: int, facts: ChannelFacts | None = None,
+          summaries: Mapping[str, str] | None = None) -> HoverText | None:
+    """What is under ``offset``; ``summaries`` (package name -> one line, from the channels'
+    channeldata.json) are what the session has at hand, never part of the channel snapshot."""
     top = env.document.top
     if top is None:
         return None
@@ -40,7 +44,7 @@ def hover(env: Environment, offset: int, facts: ChannelFacts | None = None) -> H
             parsed = parse_spec(entry.text)
             text = describe(parsed)
             if facts is not None:
-                text += _channel_words(parsed, facts)
+                text += _channel_words(parsed, facts, summaries or {})
             return HoverText(text, entry.start, entry.end)
     for section in env.pip:
         for entry in section.entries:
@@ -73,7 +77,7 @@ def describe_pip(text: str) -> str:
     return f"invalid pip line: {line.error}"
 
 
-def _channel_words(parsed: ParsedSpec, facts: ChannelFacts) -> str:
+def _channel_words(parsed: ParsedSpec, facts: ChannelFacts, summaries: Mapping[str, str]) -> str:
     """What the channels say: latest version, what the spec matches, platforms, channel, license."""
     if parsed.spec is None or parsed.name is None:
         return ""
@@ -97,7 +101,7 @@ def _channel_words(parsed: ParsedSpec, facts: ChannelFacts) -> str:
         lines.append(f"- from channel `{channel.name}`")
     if latest.license:
         lines.append(f"- license: {latest.license}")
-    summary = facts.summaries.get(parsed.name)
+    summary = summaries.get(parsed.name)
     if summary:
         lines[2:2] = [summary, ""]
     return "\n".join(lines)

@@ -72,6 +72,7 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
         except Exception:
             log.exception("loading channel or index data for %s failed", uri)
             return
+        session.summaries(session.cached_facts(env, root))  # hover's package summaries, in the background
         server.snapshots.pop(uri, None)
         if server.pull_diagnostics:
             _refresh_pull(server)

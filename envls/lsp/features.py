@@ -121,7 +121,7 @@ def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
     root = server.root_dir(params.text_document.uri)
     facts = server.session.cached_facts(env, root)
     index_facts = server.session.cached_index(env, server.session.pip_files(env, root)) if env.pip else None
-    found = hover_pip(env, offset, index_facts) or core_hover.hover(env, offset, facts)
+    found = hover_pip(env, offset, index_facts) or core_hover.hover(env, offset, facts, server.session.summaries(facts))
     if found is None:
         return None
     target = server.session.cuda_target(env)
