@@ -249,6 +249,27 @@ def test_choose_tool(tmp_path: Path) -> None:
     assert choose_tool([setting, mamba]) == setting
 
 
+def test_conda_path_is_honoured_over_another_installations_mamba(tmp_path: Path) -> None:
+    """condaPath=/x/bin/conda with a mamba of another installation on PATH: `auto` and `mamba` never run
+    that other mamba while /x has its own; `conda` runs the setting's."""
+    from envls.actions.create import backend_tool
+    from envls.actions.request import CreateRequest
+
+    x = install(tmp_path / "x", "bin/conda")
+    other = install(tmp_path / "other", "bin/mamba", "bin/conda")
+    path = {"mamba": other / "bin/mamba", "conda": other / "bin/conda"}
+    request = lambda backend: CreateRequest(tmp_path / "environment.yml", backend=backend)  # noqa: E731
+    tools = find(tmp_path, setting=str(x / "bin/conda"), path=path)
+    assert backend_tool(request("auto"), tools) == tools[0] and tools[0].path == str(x / "bin/conda")
+    assert backend_tool(request("conda"), tools).path == str(x / "bin/conda")  # type: ignore[union-attr]
+    tool_file(x / "bin/mamba")  # a mamba beside that conda is the one a named `mamba` runs
+    tools = find(tmp_path, setting=str(x / "bin/conda"), path=path)
+    chosen = backend_tool(request("mamba"), tools)
+    assert chosen is not None and chosen.root_prefix == str(x)
+    assert backend_tool(request("auto"), tools).root_prefix == str(x)  # type: ignore[union-attr]
+    assert backend_tool(request("embedded"), tools) is None
+
+
 def test_tool_version_from_conda_meta(tmp_path: Path) -> None:
     root = install(tmp_path / "miniforge3", "bin/conda", "bin/mamba")
     (root / "conda-meta" / "conda-24.1.2-py311h38be061_0.json").write_text("{}", encoding="utf-8")

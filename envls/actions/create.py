@@ -1,6 +1,7 @@
 """Create or update an environment with the backend the request names, `auto` picking one.
 
-`auto` uses mamba, then micromamba, then conda when one was found, else the embedded installer.
+`auto` uses the tool `host.conda_tools.choose_tool` picks (the `condaPath` setting's, else mamba or
+micromamba of the first installation found), else the embedded installer.
 The file is read and the target checked here, once, before any backend runs: a bad file, a bad
 name or an environment that must not be touched fails before anything is written.
 """
@@ -11,31 +12,25 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from envls.actions.conda_backend import CondaToolLike, run_tool
+from envls.actions.conda_backend import run_tool
 from envls.actions.embedded import EmbeddedOptions, host_subdir, run_embedded
 from envls.actions.envfile import read_environment_file
 from envls.actions.request import BACKENDS, ActionError, CancelToken, CreateRequest, Reporter, Result
 from envls.actions.target import resolve_target
+from envls.host.conda_tools import CondaTool, choose_tool
 
 log = logging.getLogger(__name__)
 
-AUTO_ORDER = ("mamba", "micromamba", "conda")
 
-
-def choose_backend(request: CreateRequest, tools: Sequence[CondaToolLike]) -> CondaToolLike | None:
-    """The tool to run, or None for the embedded installer; ActionError when the named tool is missing."""
+def backend_tool(request: CreateRequest, tools: Sequence[CondaTool]) -> CondaTool | None:
+    """The tool to run (chosen by `choose_tool`, the one policy), or None for the embedded installer;
+    ActionError when the backend is unknown or the named tool is missing."""
     if request.backend not in BACKENDS:
         raise ActionError(f"unknown backend `{request.backend}`; use one of {', '.join(BACKENDS)}")
     if request.backend == "embedded":
         return None
-    if request.backend == "auto":
-        for kind in AUTO_ORDER:
-            tool = next((t for t in tools if t.kind == kind), None)
-            if tool is not None:
-                return tool
-        return None
-    tool = next((t for t in tools if t.kind == request.backend), None)
-    if tool is None:
+    tool = choose_tool(tools, request.backend)
+    if tool is None and request.backend != "auto":
         raise ActionError(f"no {request.backend} was found; install it, or use the embedded installer")
     return tool
 
@@ -43,7 +38,7 @@ def choose_backend(request: CreateRequest, tools: Sequence[CondaToolLike]) -> Co
 async def create_environment(
     request: CreateRequest,
     *,
-    tools: Sequence[CondaToolLike] = (),
+    tools: Sequence[CondaTool] = (),
     envs_dirs: Sequence[str | Path] = (),
     reporter: Reporter,
     cancel: CancelToken | None = None,
@@ -56,7 +51,7 @@ async def create_environment(
     user's conda `envs_dirs` in order (a name lands in the first writable one; none: envls' data
     folder). Root prefixes of ``tools`` and ``protected`` are never touched.
     """
-    tool = choose_backend(request, tools)
+    tool = backend_tool(request, tools)
     opts = options or EmbeddedOptions()
     subdir = opts.subdir or host_subdir()
     env_file = read_environment_file(request.env_file, subdir)

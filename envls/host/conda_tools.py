@@ -256,18 +256,27 @@ def _from_setting(setting: str | None, environ: Mapping[str, str], home: Path, w
     if kind is None:
         log.info("conda tools: cannot tell from its name what %s is; taking it for conda", path)
         kind = "conda"
-    return [_tool(kind, path, "setting", environ, home, windows)]
+    tool = _tool(kind, path, "setting", environ, home, windows)
+    # The other tools of that installation come next: a named backend (`mamba`) then runs the one beside it.
+    beside = tools_in_root(Path(tool.root_prefix), "beside setting", environ, home, windows) if tool.root_prefix else []
+    return [tool, *beside]
 
 
 def choose_tool(tools: Sequence[CondaTool], backend: str = "auto") -> CondaTool | None:
-    """The tool a backend runs: the first of that kind; for "auto", the setting's tool, else the first tool
-    found, swapped for mamba (then micromamba) from the same installation, so that environments land where
-    the user's own tool looks for them."""
-    if backend != "auto":
-        return next((t for t in tools if t.kind == backend), None)
+    """The one policy for which tool a backend runs (``tools`` in the order found: the `condaPath`
+    setting's first).
+
+    "auto": the setting's tool as it is; else the first tool found, swapped for mamba (then micromamba)
+    of the same installation, so that environments land where the user's own tool looks for them and
+    another installation's mamba on PATH is never picked. A named kind: that kind from the first tool's
+    installation, else the first of that kind. None when there is none (for "auto": the embedded installer)."""
     if not tools:
         return None
     first = tools[0]
+    if backend != "auto":
+        of_kind = [t for t in tools if t.kind == backend]
+        beside = [t for t in of_kind if first.root_prefix is not None and t.root_prefix == first.root_prefix]
+        return next(iter(beside or of_kind), None)
     if first.source == "setting" or first.root_prefix is None:
         return first
     same_root = [t for t in tools if t.root_prefix == first.root_prefix]
