@@ -376,7 +376,7 @@ def test_envls_check_solves_unless_told_not_to(tmp_path: Path, server: ChannelSe
 
 
 def test_a_timeout_is_told_from_an_explanation() -> None:
-    from envls.solve.runner import timed_out
+    from envls.compat.rattler import solve_timed_out as timed_out
 
     assert timed_out(Exception("Solve operation has been cancelled"))
     assert not timed_out(Exception("Cannot solve the request because of: timeout-decorator * cannot be installed"))

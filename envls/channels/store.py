@@ -18,14 +18,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from rattler import Channel, Client, Gateway, SourceConfig
 from rattler.exceptions import GatewayError
 
-log = logging.getLogger(__name__)
+from envls.compat.rattler import SubdirState, classify_gateway_error
 
-SubdirState = Literal["ok", "missing", "unreachable"]
+log = logging.getLogger(__name__)
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
@@ -48,29 +48,6 @@ class SubdirInfo:
     detail: str = ""
     fetched_at: float | None = None  # when the data in use was fetched
     from_cache: bool = False  # True when the network failed and the cache answered
-
-
-_STATUS = re.compile(r"status (?:client|server) error \((\d{3})")
-
-
-def _classify(err: BaseException) -> tuple[SubdirState, str]:
-    text = str(err)
-    lowered = text.lower()
-    status = _STATUS.search(lowered)
-    if status and status.group(1) in ("404", "410"):
-        return "missing", "no repodata"
-    if status:
-        code = status.group(1)
-        return "unreachable", f"server error {code}" if code.startswith("5") else f"HTTP status {code}"
-    if "could not find subdir" in lowered:
-        return "missing", "no repodata"
-    for marker, words in (("connection refused", "connection refused"), ("timed out", "timed out"),
-                          ("dns", "name not resolved"), ("decode", "invalid repodata"), ("json", "invalid repodata"),
-                          ("eof", "truncated repodata")):
-        if marker in lowered:
-            return "unreachable", words
-    first = text.splitlines()[0] if text else type(err).__name__
-    return "unreachable", first[:160]
 
 
 class ChannelStore:
@@ -165,7 +142,7 @@ class ChannelStore:
         try:
             result = await asyncio.wait_for(self.gateway.names([channel], [_subdir(subdir)]), self.timeout)
         except (GatewayError, asyncio.TimeoutError, OSError) as err:
-            state, detail = _classify(err) if not isinstance(err, asyncio.TimeoutError) else ("unreachable", "timed out")
+            state, detail = classify_gateway_error(err) if not isinstance(err, asyncio.TimeoutError) else ("unreachable", "timed out")
             if state == "missing":
                 return SubdirInfo(url, subdir, "missing", detail=detail, fetched_at=time.time())
             log.info("channel %s/%s unreachable: %s", url, subdir, detail)

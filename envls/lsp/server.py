@@ -13,6 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from envls.compat import pygls as compat_pygls
 from envls.lsp import commands, diagnostics, features, lenses
 from envls.lsp.logs import ClientLogHandler
 from envls.lsp.settings import parse_settings
@@ -116,16 +117,7 @@ def _on_open(server: EnvlsServer, params: types.DidOpenTextDocumentParams) -> No
 
 def _on_change(server: EnvlsServer, params: types.DidChangeTextDocumentParams) -> None:
     diagnostics.schedule(server, params.text_document.uri)
-    _drop_finished_notification_futures(server)
-
-
-def _drop_finished_notification_futures(server: EnvlsServer) -> None:
-    """pygls 2.1 keeps a finished future for every notification it handled; drop them now and then."""
-    futures = getattr(server.protocol, "_request_futures", None)
-    if not isinstance(futures, dict) or len(futures) < 64:
-        return
-    for key in [k for k, f in futures.items() if getattr(f, "done", lambda: False)()]:
-        futures.pop(key, None)
+    compat_pygls.drop_finished_notification_futures(server.protocol)
 
 
 def _on_save(server: EnvlsServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -140,14 +132,7 @@ def _on_shutdown(server: EnvlsServer, params: None) -> None:
     server.analysis_pool.shutdown(wait=False, cancel_futures=True)
     if server.watcher is not None:
         server.watcher.cancel()
-    # pygls 2.1 cancels the requests still running after this handler while iterating the very dict
-    # their cancellation changes ("dictionary changed size during iteration"): cancel them here first.
-    futures = getattr(server.protocol, "_request_futures", None)
-    current = getattr(server.protocol, "msg_id", None)
-    if isinstance(futures, dict):
-        for msg_id, future in list(futures.items()):
-            if msg_id != current and not future.done():
-                future.cancel()
+    compat_pygls.cancel_requests_before_shutdown(server.protocol)
 
 
 # The whole surface of the server, in one table: method, options, handler.

@@ -28,13 +28,6 @@ class SolveTimeout(Exception):
     """The solve did not finish within its limit."""
 
 
-def timed_out(err: BaseException) -> bool:
-    """True when a SolverError says the solver stopped at its time limit ("Solve operation has been
-    cancelled"), not when an explanation merely names a package such as `timeout-decorator`."""
-    first = (str(err).strip().splitlines() or [""])[0].lower()
-    return "operation has been cancelled" in first or first.startswith(("timed out", "timeout"))
-
-
 class SolveRunner:
     """Bounded py-rattler solves: ``timeout`` seconds each, at most ``slots`` solver threads at once."""
 

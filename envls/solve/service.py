@@ -30,6 +30,7 @@ from rattler.exceptions import SolverError
 from envls.channels.condarc import ResolvedChannel, effective_channels, resolve_channel
 from envls.channels.facts import host_subdir
 from envls.channels.service import ChannelService, Plan
+from envls.compat.rattler import solve_timed_out
 from envls.core.environment import Environment
 from envls.core.rules import is_valid_channel
 from envls.core.selectors import applies
@@ -37,7 +38,7 @@ from envls.core.solve_explain import mentioned
 from envls.core.solve_facts import PlatformSolve, SolvedPackage, SolveFacts
 from envls.core.specs import parse_spec
 from envls.solve import virtual
-from envls.solve.runner import SolveRunner, SolveTimeout, timed_out
+from envls.solve.runner import SolveRunner, SolveTimeout
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +289,7 @@ class SolveService:
 
         result = await self._attempt(request, request.solver_specs, ChannelPriority.Strict)
         priority = ChannelPriority.Strict
-        if isinstance(result, SolverError) and not timed_out(result) and len(request.sources) > 1:
+        if isinstance(result, SolverError) and not solve_timed_out(result) and len(request.sources) > 1:
             flexible = await self._attempt(request, request.solver_specs, ChannelPriority.Flexible)
             if not isinstance(flexible, BaseException):
                 return outcome(status="solved", packages=self._packages(request, flexible), priority="flexible")
@@ -296,7 +297,7 @@ class SolveService:
                 result, priority = flexible, ChannelPriority.Flexible
         if not isinstance(result, BaseException):
             return outcome(status="solved", packages=self._packages(request, result))
-        if isinstance(result, SolveTimeout) or (isinstance(result, SolverError) and timed_out(result)):
+        if isinstance(result, SolveTimeout) or (isinstance(result, SolverError) and solve_timed_out(result)):
             return outcome(status="timeout", detail=f"no answer within {self.timeout:g} s")
         if not isinstance(result, SolverError):
             detail = (str(result).strip().splitlines() or [type(result).__name__])[0][:200]
@@ -323,7 +324,7 @@ class SolveService:
             result = await self._attempt(request, [s for _, s in subset], priority)
             if not isinstance(result, BaseException):
                 return False
-            if isinstance(result, SolverError) and not timed_out(result):
+            if isinstance(result, SolverError) and not solve_timed_out(result):
                 last = str(result).strip()
                 return True
             return None
