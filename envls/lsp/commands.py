@@ -21,7 +21,7 @@ from envls.actions.create import create_environment
 from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
 from envls.core.environment import environment_of
 from envls.host.conda_tools import InstalledEnv, envs_dirs, find_environment, list_environments
-from envls.lsp import diagnostics
+from envls.lsp.invalidation import invalidate
 from envls.lsp.state import EnvlsServer
 
 log = logging.getLogger(__name__)
@@ -164,15 +164,7 @@ def _envs_dirs(server: EnvlsServer) -> list[Path]:
 
 def _environments_changed(server: EnvlsServer) -> None:
     """Drift and code lenses depend on installed environments: look again."""
-    server.session.environments_changed()
-    server.snapshots.clear()
-    for uri in list(server.workspace.text_documents):
-        diagnostics.schedule(server, uri)
-    caps = server.client_capabilities.workspace
-    if server.pull_diagnostics and caps and caps.diagnostics and caps.diagnostics.refresh_support:
-        server.workspace_diagnostic_refresh(None)  # a pull client is not sent diagnostics: ask it to pull
-    if caps and caps.code_lens and caps.code_lens.refresh_support:
-        server.workspace_code_lens_refresh(None)
+    invalidate(server, "environments")
 
 
 async def create(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
@@ -223,10 +215,6 @@ def list_all(ls: EnvlsServer, *args: Any) -> list[dict[str, Any]]:
     session = ls.session
     return [{"name": e.name, "prefix": e.prefix, "pythonPath": e.python_path, "manager": e.manager}
             for e in list_environments(session.config, session.tools)]
-
-
-COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
-    (CREATE, create), (UPDATE, update), (SELECT, select_interpreter), (LIST, list_all))
 
 
 # -- Solving (envls/solve/commands.py): the solution per platform, and lock files --------------------------
@@ -283,9 +271,6 @@ async def export_lock(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
         raise JsonRpcInternalError(f"cannot write the lock file: {err.strerror or err}") from None
 
 
-COMMANDS = (*COMMANDS, (SHOW_SOLUTION, show_solution), (EXPORT_LOCK, export_lock))
-
-
 HOST_INFO = "envls.hostInfo"
 
 
@@ -306,4 +291,13 @@ def host_info(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     }
 
 
-COMMANDS = (*COMMANDS, (HOST_INFO, host_info))
+# Every command the server offers, in one table: name, handler.
+COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    (CREATE, create),
+    (UPDATE, update),
+    (SELECT, select_interpreter),
+    (LIST, list_all),
+    (SHOW_SOLUTION, show_solution),
+    (EXPORT_LOCK, export_lock),
+    (HOST_INFO, host_info),
+)

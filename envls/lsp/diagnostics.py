@@ -73,11 +73,9 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
             log.exception("loading channel or index data for %s failed", uri)
             return
         session.summaries(session.cached_facts(env, root))  # hover's package summaries, in the background
-        server.snapshots.pop(uri, None)
-        if server.pull_diagnostics:
-            _refresh_pull(server)
-        else:
-            schedule(server, uri)
+        from envls.lsp.invalidation import invalidate
+
+        invalidate(server, "channel-data", uri)
 
     server.channel_tasks[uri] = asyncio.ensure_future(load())
 
@@ -170,23 +168,11 @@ def _refresh_solve(server: EnvlsServer, uri: str) -> None:
             return
         if server.session is not session:
             return  # the settings changed meanwhile
-        server.snapshots.pop(uri, None)
-        if server.pull_diagnostics:
-            _refresh_pull(server)
-        else:
-            schedule(server, uri)
-        lens_caps = server.client_capabilities.workspace
-        if lens_caps and lens_caps.code_lens and lens_caps.code_lens.refresh_support:
-            server.workspace_code_lens_refresh(None)
+        from envls.lsp.invalidation import invalidate
+
+        invalidate(server, "solved", uri)
 
     tasks[uri] = (key, asyncio.ensure_future(solve()))
-
-
-def _refresh_pull(server: EnvlsServer) -> None:
-    """Ask a pull client to pull again: channel findings arrived after its last pull."""
-    caps = server.client_capabilities.workspace
-    if caps and caps.diagnostics and caps.diagnostics.refresh_support:
-        server.workspace_diagnostic_refresh(None)
 
 
 def clear(server: EnvlsServer, uri: str) -> None:

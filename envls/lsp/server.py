@@ -15,6 +15,7 @@ from lsprotocol import types
 
 from envls.compat import pygls as compat_pygls
 from envls.lsp import commands, diagnostics, features, lenses
+from envls.lsp.invalidation import invalidate
 from envls.lsp.logs import ClientLogHandler
 from envls.lsp.settings import parse_settings
 from envls.lsp.state import EnvlsServer
@@ -47,9 +48,7 @@ async def _watch_environments(server: EnvlsServer) -> None:
         await asyncio.sleep(_WATCH_EVERY)
         try:
             if server.session.installed_changed():
-                server.session.environments_changed()
-                server.snapshots.clear()
-                _refresh_all(server)
+                invalidate(server, "environments")
         except Exception:
             log.exception("watching installed environments failed")
 
@@ -71,8 +70,7 @@ def _probe_cuda(server: EnvlsServer) -> None:
 
 
 def _refresh_all_after_probe(server: EnvlsServer) -> None:
-    server.snapshots.clear()
-    _refresh_all(server)
+    invalidate(server, "cuda-probe")
 
 
 async def _pull_configuration(server: EnvlsServer) -> None:
@@ -93,14 +91,9 @@ async def _pull_configuration(server: EnvlsServer) -> None:
 
 
 def _refresh_all(server: EnvlsServer) -> None:
-    _probe_cuda(server)  # settings may have made a new session
-    if server.pull_diagnostics:
-        workspace_caps = server.client_capabilities.workspace
-        if workspace_caps and workspace_caps.diagnostics and workspace_caps.diagnostics.refresh_support:
-            server.workspace_diagnostic_refresh(None)
-        return
-    for uri in list(server.workspace.text_documents):
-        diagnostics.schedule(server, uri)
+    """After new settings: probe CUDA for a new session, and analyse every document again."""
+    _probe_cuda(server)
+    invalidate(server, "settings")
 
 
 async def _on_change_configuration(server: EnvlsServer, params: types.DidChangeConfigurationParams) -> None:

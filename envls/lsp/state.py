@@ -120,9 +120,7 @@ class EnvlsServer(LanguageServer):
     def apply_settings(self, settings: Settings) -> None:
         if settings.session_options() != self.session.options:
             self.session = Session(settings.session_options())  # a new setup: channels, CUDA target, tools
-        self.settings = settings
-        self.generation += 1
-        self.snapshots.clear()
+        self.settings = settings  # the callers invalidate (envls.lsp.invalidation) what the settings change
         logging.getLogger("envls").setLevel(settings.log_level.upper())
         self.show_problems(settings.problems)
 
