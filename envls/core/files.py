@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
+from pathlib import Path
 
-NAME_PATTERNS = ("environment*.yml", "environment*.yaml", "env*.yml", "env*.yaml", "conda*.yml", "conda*.yaml",
-                 "*environment*.yml", "*environment*.yaml")
-_DEPENDENCIES_LINE = re.compile(r"^dependencies\s*:\s*(#.*)?$", re.MULTILINE)
+# The rule is shared with the VS Code extension, which bundles the same file.
+RULES_FILE = Path(__file__).resolve().parent.parent / "data" / "environment_files.json"
+_RULES = json.loads(RULES_FILE.read_text(encoding="utf-8"))
+NAME_PATTERNS: tuple[str, ...] = tuple(_RULES["namePatterns"])
+WORKSPACE_GLOB: str = _RULES["workspaceGlob"]
+_DEPENDENCIES_LINE = re.compile(_RULES["dependenciesLine"], re.MULTILINE)
+_DEPENDENCIES_FLOW = re.compile(_RULES["dependenciesFlow"], re.MULTILINE)
 _YAML = re.compile(r"\.ya?ml$", re.IGNORECASE)
 
 
@@ -25,7 +31,7 @@ def looks_like_environment(text: str) -> bool:
     """True when the text's top level has a `dependencies` key holding a list (checked cheaply, by lines)."""
     match = _DEPENDENCIES_LINE.search(text)
     if match is None:
-        return bool(re.search(r"^dependencies\s*:\s*\[", text, re.MULTILINE))
+        return _DEPENDENCIES_FLOW.search(text) is not None
     after = text[match.end():].lstrip("\r\n")
     for line in after.splitlines():
         stripped = line.strip()

@@ -8,6 +8,7 @@ import { commands, ExtensionContext, LogOutputChannel, ProgressLocation, Uri, wi
 import { ExecuteCommandRequest, ResponseError } from 'vscode-languageclient/node';
 
 import { setInterpreter, SetBy } from './interpreter';
+import { DEFAULT_PATTERN } from './selector';
 import { ServerManager } from './server';
 
 export const SERVER_COMMANDS = {
@@ -29,7 +30,6 @@ interface SelectResult {
     name: string | null;
 }
 
-const ENV_FILES = '**/{environment,env,conda}*.{yml,yaml}';
 
 export class Commands {
     /** Called after a command changed an environment (the status bar refreshes). */
@@ -60,7 +60,7 @@ export class Commands {
         if (editor && this.server.serves(editor.document)) {
             return editor.document.uri;
         }
-        const found = await workspace.findFiles(ENV_FILES, '**/node_modules/**', 50);
+        const found = await workspace.findFiles(DEFAULT_PATTERN, '**/node_modules/**', 50);
         if (found.length === 1) {
             return found[0];
         }

@@ -6,12 +6,16 @@
  * server decides by content which of those are environment files (a top-level `dependencies:` list),
  * and publishes diagnostics and code lenses only for those. It does not guard its other features
  * (completion, hover, quick fixes, outline), so the client asks `isEnvironmentFile` before it
- * forwards those requests; the test mirrors the server's (envls/core/files.py).
+ * forwards those requests. The rule (name patterns, workspace glob, content patterns) is one file,
+ * envls/data/environment_files.json, that the server reads and the build bundles in here.
  *
  * No `vscode` import: the unit tests run this under plain Node.
  */
 
-export const DEFAULT_PATTERN = '**/{environment,env,conda}*.{yml,yaml}';
+import rules from '../../envls/data/environment_files.json';
+
+/** A glob that finds environment files by name in a workspace. */
+export const DEFAULT_PATTERN: string = rules.workspaceGlob;
 
 export interface Filter {
     language?: string;
@@ -76,16 +80,22 @@ export function buildSelector(setting: unknown): Selector {
     return { filters, byContent, problems };
 }
 
-// envls/core/files.py: NAME_PATTERNS, matched against the lower-cased base name.
-const NAME = /^(?:environment.*|env.*|conda.*|.*environment.*)\.ya?ml$/;
+/** A shell-style pattern (`*`, `?`) as an anchored regular expression. */
+function patternRegExp(pattern: string): RegExp {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    return new RegExp(`^${body}$`);
+}
+
+const NAMES = rules.namePatterns.map(patternRegExp);
 const YAML = /\.ya?ml$/i;
-const DEPENDENCIES_LINE = /^dependencies\s*:\s*(#.*)?$/m;
-const DEPENDENCIES_FLOW = /^dependencies\s*:\s*\[/m;
+const DEPENDENCIES_LINE = new RegExp(rules.dependenciesLine, 'm');
+const DEPENDENCIES_FLOW = new RegExp(rules.dependenciesFlow, 'm');
 
 /** True for names like `environment.yml`, `env-dev.yaml` or `conda.yml`. */
 export function isEnvironmentName(fileName: string): boolean {
     const base = fileName.replace(/\\/g, '/').split('/').pop() ?? '';
-    return NAME.test(base.toLowerCase());
+    const lower = base.toLowerCase();
+    return NAMES.some((name) => name.test(lower));
 }
 
 /** True when the text's top level has a `dependencies` key holding a list (by lines, as the server checks). */

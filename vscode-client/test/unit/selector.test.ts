@@ -40,7 +40,7 @@ describe('buildSelector', () => {
     });
 });
 
-describe('isEnvironmentFile (mirrors envls/core/files.py)', () => {
+describe('isEnvironmentFile (the rules of envls/data/environment_files.json)', () => {
     it('knows environment files by name', () => {
         for (const name of ['environment.yml', '/a/b/Environment-dev.YAML', 'env.yaml', 'conda.yml', 'ci-environment.yml', 'C:\\x\\env.yml']) {
             assert.ok(isEnvironmentName(name), name);
