@@ -17,7 +17,7 @@ from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_yaml_name
 from envls.core.findings import Finding, Severity, Span
 from envls.core.solve_facts import SolveFacts
-from envls.session import Session, SessionOptions, solve_default
+from envls.session import Session, SessionOptions, channel_checks_default, solve_default
 from envls.solve.service import SolveUnavailable
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", ".mypy_cache",
@@ -65,8 +65,6 @@ def find_files(paths: Sequence[str]) -> Iterator[tuple[str, bool]]:
 
 
 def _session(args: argparse.Namespace) -> Session:
-    from envls.lsp.settings import channel_checks_default
-
     options = SessionOptions(channel_checks=not args.no_channels and channel_checks_default(),
                              platforms=tuple(args.platform), cuda_version=args.cuda_version or "",
                              solve=not args.no_solve and solve_default())

@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 _FIND_TTL = 10.0  # seconds a found (or missing) environment is remembered between keystrokes
 
 
+def channel_checks_default(environ: dict[str, str] | None = None) -> bool:
+    """Channel checks are on unless ENVLS_CHANNEL_CHECKS=0 (for machines with no channel to reach)."""
+    value = (environ if environ is not None else os.environ).get("ENVLS_CHANNEL_CHECKS", "1")
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 def solve_default(environ: dict[str, str] | None = None) -> bool:
     """Solving is on (with the channel checks) unless ENVLS_SOLVE=0."""
     value = (environ if environ is not None else os.environ).get("ENVLS_SOLVE", "1")

@@ -17,8 +17,8 @@ from envls.compat import pygls as compat_pygls
 from envls.lsp import commands, diagnostics, features, lenses
 from envls.lsp.invalidation import invalidate
 from envls.lsp.logs import ClientLogHandler
-from envls.lsp.settings import parse_settings
 from envls.lsp.state import EnvlsServer
+from envls.settings import parse_settings
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.files import is_environment_file
 from envls.core.text import Encoding
 from envls.lsp.convert import encoding_of
-from envls.lsp.settings import Settings
 from envls.session import Session
+from envls.settings import Settings
 
 log = logging.getLogger(__name__)
 
