@@ -10,13 +10,20 @@ from packaging.version import Version
 
 from envls.core.analysis import Analysis, AnalysisOptions, _suppressed, analyze
 from envls.core.channel_facts import ChannelFacts, ChannelState
+from envls.core.environment import Environment
 from envls.core.findings import Finding, Fix
 from envls.core.pip_facts import IndexFacts, IndexState, ProjectState, Release
-from envls.core.pip_stage import fast_pip_findings, with_pip
+from envls.core.pip_rules import FAST_PIP_RULES
+from envls.core.pip_stage import with_pip
 
 PIP_CODES = {"conda-pip-duplicate", "conda-pip-conflict", "pip-duplicate", "conflicting-distributions",
              "pip-file-missing", "pip-local-version", "pip-package-not-found", "pip-version-not-found",
              "pip-python-incompatible", "prefer-conda", "index-unreachable", "invalid-pip-requirement"}
+
+
+def fast_pip_findings(env: Environment) -> list[Finding]:
+    """Every fast pip rule's findings (the fast stage runs them in the analysis too)."""
+    return [finding for rule in FAST_PIP_RULES for finding in rule(env)]
 
 
 def yaml(text: str) -> str:

@@ -20,13 +20,11 @@ from envls.host.conda_tools import (
     CondaTool,
     InstalledEnv,
     choose_tool,
-    default_prefix_for,
     envs_dirs,
     find_conda_tools,
     find_environment,
     list_environments,
     micromamba_root,
-    tool_version,
     usual_install_folders,
 )
 
@@ -270,18 +268,6 @@ def test_conda_path_is_honoured_over_another_installations_mamba(tmp_path: Path)
     assert backend_tool(request("embedded"), tools) is None
 
 
-def test_tool_version_from_conda_meta(tmp_path: Path) -> None:
-    root = install(tmp_path / "miniforge3", "bin/conda", "bin/mamba")
-    (root / "conda-meta" / "conda-24.1.2-py311h38be061_0.json").write_text("{}", encoding="utf-8")
-    (root / "conda-meta" / "mamba-1.5.6-py311h3072747_0.json").write_text("{}", encoding="utf-8")
-    tools = find(tmp_path, folders=[root])
-    assert {t.kind: tool_version(t) for t in tools} == {"mamba": "1.5.6", "conda": "24.1.2"}
-    assert tool_version(CondaTool("micromamba", "/x/micromamba", None, "PATH")) is None
-
-
-# -- envs directories and environments ------------------------------------------------------------------------
-
-
 def test_envs_dirs_order(tmp_path: Path) -> None:
     home = tmp_path / "home"
     root = install(tmp_path / "miniforge3", "bin/conda")
@@ -379,29 +365,6 @@ def test_find_environment(tmp_path: Path) -> None:
     unregistered = look("./env")
     assert unregistered is not None and unregistered.name is None and unregistered.prefix == str(outside)
     assert look("missing") is None and look(str(tmp_path / "nowhere")) is None and look("  ") is None
-
-
-def test_default_prefix_for(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    root = install(tmp_path / "miniconda3", "bin/conda")
-    tools = find(home, {"CONDA_EXE": str(root / "bin/conda")})
-    assert default_prefix_for("new env", CondaConfig(), tools, {}, home, windows=False) == root / "envs" / "new env"
-    config = CondaConfig(envs_dirs=(str(tmp_path / "not" / "yet" / "there"),))
-    assert default_prefix_for("x", config, tools, {}, home, windows=False) == tmp_path / "not/yet/there/x"
-
-
-def test_default_prefix_skips_folders_it_cannot_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    real_access = os.access
-    denied = {locked}
-    monkeypatch.setattr(conda_tools.os, "access", lambda path, mode: Path(path) not in denied and real_access(path, mode))
-    config = CondaConfig(envs_dirs=(str(locked / "envs"),))
-    # locked/envs does not exist: whether it could be created is asked of locked.
-    assert default_prefix_for("x", config, [], {}, home, windows=False) == home / ".conda" / "envs" / "x"
-    denied.add(tmp_path)
-    assert default_prefix_for("x", config, [], {}, home, windows=False) is None
 
 
 def test_default_discovery_reads_the_given_environment_only(tmp_path: Path) -> None:

@@ -57,16 +57,6 @@ class Reporter(Protocol):
     def log(self, line: str) -> None: ...
 
 
-class NullReporter:
-    """A reporter that drops everything (for callers that do not show progress)."""
-
-    def progress(self, message: str, percent: int | None) -> None:
-        pass
-
-    def log(self, line: str) -> None:
-        pass
-
-
 def python_path(prefix: Path) -> Path | None:
     """The environment's interpreter, when it has one."""
     for candidate in (prefix / "python.exe", prefix / "bin" / "python", prefix / "bin" / "python3"):

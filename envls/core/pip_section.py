@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
-from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from rattler import Version as CondaVersion
 from rattler import VersionSpec
@@ -300,10 +300,3 @@ def iter_requirement_pairs(items: Sequence[PipItem]) -> Iterator[tuple[PipItem, 
             if a is None or b is None or str(a.marker or "") != str(b.marker or ""):
                 continue
             yield earlier, later
-
-
-def specifier_of(text: str) -> SpecifierSet | None:
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        return None

@@ -1,40 +1,23 @@
 """The pip stage of the analysis: the pip findings that need data from outside, added to an Analysis.
 
 Mirrors ``with_channels`` in envls/core/analysis.py: pure, never raises, suppression comments and
-disabled codes honoured. The fast pip rules (``FAST_PIP_RULES``) belong to the fast stage;
-``fast_pip_findings`` runs them for callers that do not have them there.
+disabled codes honoured. The fast pip rules (``FAST_PIP_RULES``) belong to the fast stage.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 
 from envls.core.analysis import Analysis, AnalysisOptions, add_findings
 from envls.core.channel_facts import ChannelFacts
-from envls.core.environment import Environment
 from envls.core.findings import Finding
 from envls.core.pip_facts import IndexFacts
 from envls.core.pip_rules import (
-    FAST_PIP_RULES,
     dependency_duplicate_findings,
     index_findings,
     pip_file_findings,
     prefer_conda_findings,
 )
-
-log = logging.getLogger(__name__)
-
-
-def fast_pip_findings(env: Environment) -> list[Finding]:
-    """Every fast pip rule's findings; a rule that fails is logged and skipped."""
-    findings: list[Finding] = []
-    for rule in FAST_PIP_RULES:
-        try:
-            findings.extend(rule(env))
-        except Exception:
-            log.exception("envls: pip rule %s failed", rule.__name__)
-    return findings
 
 
 def with_pip(analysis: Analysis, files: Mapping[str, str | None] | None = None, index_facts: IndexFacts | None = None,

@@ -94,9 +94,6 @@ class PypiMapping:
         names.extend(c for c in providers if c not in names)
         return tuple(names)
 
-    def provides(self, conda_name: str, pypi_name: str) -> bool:
-        return canonical(pypi_name) in self.pypi_names(conda_name)
-
     def same_versions(self, conda_name: str, pypi_name: str) -> bool:
         """True when the conda package is that one distribution under its own or another name
         (pytorch/torch, matplotlib-base/matplotlib), so that their version numbers agree."""

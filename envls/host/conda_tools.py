@@ -283,21 +283,6 @@ def choose_tool(tools: Sequence[CondaTool], backend: str = "auto") -> CondaTool 
     return min(same_root, key=lambda t: _PREFERENCE[t.kind])
 
 
-def tool_version(tool: CondaTool) -> str | None:
-    """The tool's version from its installation's conda-meta (`conda-24.1.2-py311_0.json`), without running it."""
-    if tool.root_prefix is None:
-        return None
-    try:
-        names = os.listdir(Path(tool.root_prefix) / "conda-meta")
-    except OSError:
-        return None
-    for name in names:
-        parts = name.removesuffix(".json").rsplit("-", 2)
-        if name.endswith(".json") and len(parts) == 3 and parts[0] == tool.kind:
-            return parts[1]
-    return None
-
-
 # -- Environments ---------------------------------------------------------------------------------
 
 
@@ -482,22 +467,6 @@ def envls_envs_dir(environ: Mapping[str, str] | None = None) -> Path:
         return Path(env["LOCALAPPDATA"]) / "envls" / "envs"
     base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
     return Path(base) / "envls" / "envs"
-
-
-def default_prefix_for(
-    name: str,
-    config: CondaConfig,
-    tools: Sequence[CondaTool],
-    environ: Mapping[str, str] | None = None,
-    home: Path | None = None,
-    windows: bool | None = None,
-) -> Path | None:
-    """Where `conda create -n NAME` would put the environment: the first envs directory it may write in."""
-    for folder in envs_dirs(config, tools, environ, home, windows):
-        if writable(folder):
-            return folder / name
-        log.debug("envs directory %s is not writable", folder)
-    return None
 
 
 def writable(folder: Path) -> bool:
