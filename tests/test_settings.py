@@ -57,3 +57,20 @@ def test_alias_unknown_keys_and_bad_shapes() -> None:
     base = parse_settings({"logLevel": "debug"})
     assert parse_settings({"trusted": False}, base).log_level == "debug"  # a change keeps the rest
     assert parse_settings(None, base) == base
+
+
+def test_a_bad_watch_interval_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    import subprocess
+    import sys
+
+    from envls.lsp.server import watch_seconds
+
+    assert watch_seconds({"ENVLS_WATCH_SECONDS": "0.5"}) == 0.5
+    assert watch_seconds({}) == 5.0
+    for bad in ("soon", "-1", "0", "nan", "inf"):
+        assert watch_seconds({"ENVLS_WATCH_SECONDS": bad}) == 5.0
+    assert "ignoring ENVLS_WATCH_SECONDS='soon'" in caplog.text
+    # The server module imports whatever the variable holds.
+    env = {"ENVLS_WATCH_SECONDS": "soon", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", "import envls.lsp.server"], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -38,14 +38,25 @@ async def _on_initialized(server: EnvlsServer, params: types.InitializedParams) 
     server.watcher = asyncio.ensure_future(_watch_environments(server))
 
 
-# Seconds between looks at the installed environments the open files describe (ENVLS_WATCH_SECONDS).
-_WATCH_EVERY = float(os.environ.get("ENVLS_WATCH_SECONDS", "5") or 5)
+def watch_seconds(environ: dict[str, str] | None = None) -> float:
+    """Seconds between looks at the installed environments the open files describe: ENVLS_WATCH_SECONDS,
+    else 5; a value that is no positive number is logged and the default used."""
+    value = (environ if environ is not None else os.environ).get("ENVLS_WATCH_SECONDS", "")
+    try:
+        seconds = float(value) if value.strip() else 5.0
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        log.warning("ignoring ENVLS_WATCH_SECONDS=%r: not a positive number of seconds", value)
+        return 5.0
+    return seconds
 
 
 async def _watch_environments(server: EnvlsServer) -> None:
     """Drift follows the environment: when conda, mamba or pip change it, publish again (no edit needed)."""
+    every = watch_seconds()
     while True:
-        await asyncio.sleep(_WATCH_EVERY)
+        await asyncio.sleep(every)
         try:
             if server.session.installed_changed():
                 invalidate(server, "environments")
