@@ -66,6 +66,11 @@ def solve_timeout_default(environ: dict[str, str] | None = None) -> float:
     return seconds if seconds > 0 else 10.0
 
 
+def described_target(env: Environment) -> str | None:
+    """The environment a file describes: its `prefix:`, else its `name:` (None when it has neither)."""
+    return (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None) or None
+
+
 @dataclass(frozen=True)
 class SessionOptions:
     """The settings a session is made from; a change of any of them makes a new session."""
@@ -259,22 +264,25 @@ class Session:
             known, cuda = self._solve_cuda()
         return await solver.solve(env, root, cuda)
 
-    def installed(self, env: Environment, root: Path | None) -> InstalledSnapshot | None:
-        """The installed environment the file describes (by name or prefix), re-read when it changed."""
-        target = (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None)
-        if not target:
-            return None
+    def find_installed(self, target: str, root: Path | None) -> InstalledEnv | None:
+        """The installed environment a name or prefix names; remembered for a few seconds, and until
+        `environments_changed()` (lenses and drift ask on every request: no disk scan each time)."""
         key = (target, root)
         hit = self._found.get(key)
         if hit is not None and time.monotonic() - hit[0] < _FIND_TTL:
-            found = hit[1]
-        else:
-            try:
-                found = find_environment(target, self.config, self.tools, base_dir=root)
-            except OSError as err:
-                log.debug("looking for environment %s failed: %s", target, err)
-                found = None
-            self._found[key] = (time.monotonic(), found)
+            return hit[1]
+        try:
+            found = find_environment(target, self.config, self.tools, base_dir=root)
+        except OSError as err:
+            log.debug("looking for environment %s failed: %s", target, err)
+            found = None
+        self._found[key] = (time.monotonic(), found)
+        return found
+
+    def installed(self, env: Environment, root: Path | None) -> InstalledSnapshot | None:
+        """The installed environment the file describes (by name or prefix), re-read when it changed."""
+        target = described_target(env)
+        found = self.find_installed(target, root) if target else None
         if found is None:
             return None
         current = stamp(found.prefix)

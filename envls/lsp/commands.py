@@ -20,9 +20,10 @@ from pygls.uris import to_fs_path
 from envls.actions.create import create_environment
 from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
 from envls.core.environment import environment_of
-from envls.host.conda_tools import InstalledEnv, envs_dirs, find_environment, list_environments
+from envls.host.conda_tools import InstalledEnv, envs_dirs, list_environments
 from envls.lsp.invalidation import invalidate
 from envls.lsp.state import EnvlsServer
+from envls.session import described_target
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +190,10 @@ def described_environment(server: EnvlsServer, env_file: Path, name: str | None 
             text = server.workspace.get_text_document(uri).source
         from envls.core.document import parse
 
-        env = environment_of(parse(text))
-        target = (env.prefix.text if env.prefix else None) or (env.name.text if env.name else None)
+        target = described_target(environment_of(parse(text)))
     if not target:
         return None, None
-    session = server.session
-    return target, find_environment(target, session.config, session.tools, base_dir=env_file.parent)
+    return target, server.session.find_installed(target, env_file.parent)
 
 
 def select_interpreter(ls: EnvlsServer, *args: Any) -> dict[str, Any]:

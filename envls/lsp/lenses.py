@@ -10,6 +10,7 @@ from pygls.uris import to_fs_path
 
 from envls.lsp import commands
 from envls.lsp.state import EnvlsServer
+from envls.session import described_target
 
 
 def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
@@ -21,7 +22,9 @@ def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams) -> li
     if snap.analysis.document.top is None:
         return None
     where = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
-    target, found = commands.described_environment(server, Path(path))
+    # From the snapshot and the session's lookup of installed environments: no disk scan per request.
+    target = described_target(snap.analysis.environment)
+    found = server.session.find_installed(target, Path(path).parent) if target else None
     argument: list[object] = [{"uri": uri}]
     if found is None:
         title = f"Create environment `{target}`" if target else "Create environment"
