@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from envls.channels.service import ChannelService
 from envls.core.document import parse
 from envls.core.environment import Environment, environment_of
 from envls.core.solve_facts import SolveFacts
@@ -17,8 +18,14 @@ from envls.core.solve_summary import solution, solution_table
 from envls.solve.export import write_explicit, write_rattler_lock
 from envls.solve.service import SolveUnavailable
 
-if TYPE_CHECKING:
-    from envls.session import Session
+
+class Session(Protocol):
+    """What the commands need of envls.session.Session (which sits above this layer)."""
+
+    async def solve(self, env: Environment, root: Path | None) -> SolveFacts | None: ...
+
+    @property
+    def channels(self) -> ChannelService | None: ...
 
 
 class SolveCommandError(Exception):
