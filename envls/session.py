@@ -31,8 +31,9 @@ from envls.core.pip_facts import IndexFacts
 from envls.core.pip_stage import with_pip
 from envls.core.solve_facts import SolveFacts
 from envls.core.solve_stage import with_solve
-from envls.host.conda_tools import CondaTool, InstalledEnv, find_conda_tools, find_environment
+from envls.host.conda_tools import CondaTool, find_conda_tools
 from envls.host.cuda import CudaDetection, CudaProbe, driver_and_source
+from envls.host.environments import InstalledEnv, find_environment
 from envls.host.installed import read_installed, stamp
 from envls.pypi.index import IndexClient
 from envls.pypi.service import PipService

@@ -15,18 +15,9 @@ from pathlib import Path
 import pytest
 
 from envls.channels.condarc import CondaConfig
-from envls.host import conda_tools
-from envls.host.conda_tools import (
-    CondaTool,
-    InstalledEnv,
-    choose_tool,
-    envs_dirs,
-    find_conda_tools,
-    find_environment,
-    list_environments,
-    micromamba_root,
-    usual_install_folders,
-)
+from envls.host import environments
+from envls.host.conda_tools import CondaTool, choose_tool, find_conda_tools, micromamba_root, usual_install_folders
+from envls.host.environments import InstalledEnv, envs_dirs, find_environment, list_environments
 
 
 def tool_file(path: Path) -> Path:
@@ -284,7 +275,7 @@ def test_read_only_root_comes_after_the_users_folder(tmp_path: Path, monkeypatch
     home = tmp_path / "home"
     root = install(tmp_path / "shared-conda", "bin/conda")
     # conda asks whether `<root>/conda-meta/history` can be appended to; root may write anything, so ask it here.
-    monkeypatch.setattr(conda_tools, "_root_writable", lambda candidate: candidate != root)
+    monkeypatch.setattr(environments, "_root_writable", lambda candidate: candidate != root)
     tools = find(home, {"CONDA_EXE": str(root / "bin/conda")})
     assert envs_dirs(CondaConfig(), tools, {}, home, windows=False) == [home / ".conda" / "envs", root / "envs"]
 
@@ -292,9 +283,9 @@ def test_read_only_root_comes_after_the_users_folder(tmp_path: Path, monkeypatch
 @pytest.mark.skipif(os.name == "nt" or os.geteuid() == 0, reason="needs POSIX permissions that apply to this user")
 def test_root_writable_is_the_history_file(tmp_path: Path) -> None:
     root = install(tmp_path / "shared-conda", "bin/conda")
-    assert conda_tools._root_writable(root)
+    assert environments._root_writable(root)
     (root / "conda-meta" / "history").chmod(0o444)
-    assert not conda_tools._root_writable(root)
+    assert not environments._root_writable(root)
 
 
 def test_list_environments(tmp_path: Path) -> None:

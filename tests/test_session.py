@@ -8,7 +8,7 @@ import pytest
 
 from envls import session as session_module
 from envls.core.analysis import analyze
-from envls.host.conda_tools import InstalledEnv
+from envls.host.environments import InstalledEnv
 from envls.session import Session, SessionOptions, described_target
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from envls.actions.prefix import busy_message, is_locked
 from envls.actions.request import ActionError, CreateRequest
-from envls.host.conda_tools import envls_envs_dir, writable
+from envls.host.environments import envls_envs_dir, writable
 
 RESERVED_NAMES = ("base", "root")
 # conda refuses the first four; the rest would be misread by a shell in `conda activate NAME`.

@@ -20,7 +20,7 @@ from pygls.uris import to_fs_path
 from envls.actions.create import create_environment
 from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
 from envls.core.environment import environment_of
-from envls.host.conda_tools import InstalledEnv, envs_dirs, list_environments
+from envls.host.environments import InstalledEnv, envs_dirs, list_environments
 from envls.lsp.invalidation import invalidate
 from envls.lsp.state import EnvlsServer
 from envls.session import described_target
