@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from envls import __version__
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
+from envls.core.codes import CODES
 from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_yaml_name
 from envls.core.findings import Finding, Severity, Span
@@ -24,21 +26,36 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache
               ".pytest_cache", "site-packages", ".pixi"}
 
 
+CHECK_EPILOG = """exit status:
+  0  no finding at or above --fail-on
+  1  findings at or above --fail-on (default: warning)
+  2  a usage error, an unreadable file, or no environment file to check"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="envls", description="Language server and checker for conda environment files.")
     parser.add_argument("--version", action="version", version=f"envls {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the language server on stdio")
+    serve = sub.add_parser("serve", help="run the language server (LSP over stdin/stdout, for editors)",
+                           description="Run the envls language server, speaking LSP over stdin and stdout; an editor "
+                                       "starts it. Logs go to stderr.")
     serve.add_argument("--stdio", action="store_true", help="use stdio (the default and only transport)")
     serve.add_argument("--log-level", default=os.environ.get("ENVLS_LOG_LEVEL", "info"),
-                       choices=["debug", "info", "warning", "error"])
-    check = sub.add_parser("check", help="check environment files and print the findings")
+                       choices=["debug", "info", "warning", "error"],
+                       help="the least severe log records to send to stderr and the editor (default: info, "
+                            "or ENVLS_LOG_LEVEL)")
+    check = sub.add_parser("check", help="check environment files and print the findings",
+                           description="Check conda environment files (the same findings as in the editor) and print "
+                                       "them, one per line, as PATH:LINE:COLUMN: SEVERITY CODE MESSAGE.",
+                           epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.set_defaults(check_parser=check)
     check.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories to search for environment files")
-    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--format", choices=["text", "json"], default="text",
+                       help="text: one line per finding (default); json: per file, its path and its LSP diagnostics")
     check.add_argument("--fail-on", choices=["error", "warning", "information"], default="warning",
                        help="exit 1 when a finding is at least this severe (default: warning)")
     check.add_argument("--disable", action="append", default=[], metavar="CODE",
-                       help="never report this code (repeatable, or comma-separated)")
+                       help="never report this code (repeatable, or comma-separated); an unknown code is an error")
     check.add_argument("--platform", action="append", default=[], metavar="SUBDIR",
                        help="target platform when the file has no `platforms:` (repeatable; default: this machine's)")
     check.add_argument("--cuda-version", metavar="VERSION",
@@ -50,18 +67,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def find_files(paths: Sequence[str]) -> Iterator[tuple[str, bool]]:
-    """(path, given explicitly) for each file to check; directories are searched for environment files."""
+def disabled_codes(values: Sequence[str]) -> frozenset[str]:
+    """The codes of --disable; ValueError naming the first unknown one (and the nearest known code)."""
+    codes = frozenset(c.strip() for group in values for c in group.split(",") if c.strip())
+    for code in sorted(codes - CODES):
+        near = difflib.get_close_matches(code, sorted(CODES), n=1)
+        raise ValueError(f"unknown code `{code}` in --disable" + (f"; did you mean `{near[0]}`?" if near else ""))
+    return codes
+
+
+def find_files(paths: Sequence[str]) -> Iterator[tuple[str, str | None]]:
+    """(path, the directory searched or None for a file given explicitly) for each file to check."""
     for given in paths:
         path = Path(given)
         if not path.is_dir():
-            yield given, True
+            yield given, None
             continue
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
             for name in sorted(files):
                 if is_yaml_name(name):
-                    yield os.path.join(root, name), False
+                    yield os.path.join(root, name), given
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -113,22 +139,24 @@ def check(args: argparse.Namespace) -> int:
 
 
 async def _check_all(args: argparse.Namespace) -> int:
-    codes = frozenset(c.strip() for group in args.disable for c in group.split(",") if c.strip())
-    options = AnalysisOptions(disabled_codes=codes)
+    options = AnalysisOptions(disabled_codes=disabled_codes(args.disable))
     threshold = Severity.parse(args.fail_on)
     worst: Severity | None = None
     unreadable = False
     report = []
     session = _session(args)
-    for path, explicit in find_files(args.paths):
+    searched = {given: 0 for given in args.paths if Path(given).is_dir()}
+    for path, directory in find_files(args.paths):
         try:
-            result = await _check_file(path, options, explicit, session)
+            result = await _check_file(path, options, directory is None, session)
         except OSError as err:
             sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
             unreadable = True
             continue
         if result is None:
             continue
+        if directory is not None:
+            searched[directory] += 1
         analysis, findings = result
         for finding in findings:
             worst = finding.severity if worst is None else min(worst, finding.severity)
@@ -146,8 +174,12 @@ async def _check_all(args: argparse.Namespace) -> int:
                 sys.stdout.write(f"{path}:{pos.line + 1}:{pos.column + 1}: {finding.severity.label} {finding.code} {message}\n")
     if args.format == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
-    if unreadable:
-        return 2
+    empty = [given for given, found in searched.items() if found == 0]
+    for given in empty:
+        sys.stderr.write(f"envls: no environment file in {given} (environment*.yml, env*.yml, conda*.yml, "
+                         "or a YAML file with a top-level `dependencies:` list)\n")
+    if unreadable or (empty and len(empty) == len(args.paths)):
+        return 2  # nothing could be checked
     return 1 if worst is not None and worst <= threshold else 0
 
 
@@ -162,6 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         serve()
         return 0
+    try:
+        disabled_codes(args.disable)
+    except ValueError as err:
+        args.check_parser.error(str(err))  # usage, the message, exit 2
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="envls: %(levelname)s %(message)s")
     code = check(args)
     sys.stdout.flush()

@@ -115,3 +115,36 @@ def test_serve_accepts_stdio_flag() -> None:
     # The server reads LSP from stdin; closing stdin at once must end it cleanly, also with --stdio.
     proc = subprocess.run([*ENVLS, "serve", "--stdio"], input="", capture_output=True, text=True, timeout=30)
     assert proc.stdout == ""
+
+
+def test_an_unknown_code_in_disable_is_an_error(project: Path) -> None:
+    result = run("check", "--disable", "suspicious-spec,pip-not-listd", "environment.yml", cwd=project)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "unknown code `pip-not-listd` in --disable; did you mean `pip-not-listed`?" in result.stderr
+
+
+def test_a_directory_without_environment_files_says_so(project: Path) -> None:
+    (project / "docs").mkdir()
+    (project / "docs" / "mkdocs.yml").write_text("site_name: x\n")
+    alone = run("check", "docs", cwd=project)
+    assert alone.returncode == 2 and alone.stdout == ""
+    assert alone.stderr.startswith("envls: no environment file in docs ")
+    with_file = run("check", "docs", "clean.yml", cwd=project)  # the file is checked; the folder is still told
+    assert with_file.returncode == 0 and "no environment file in docs" in with_file.stderr
+
+
+def test_help_texts() -> None:
+    check = run("check", "--help").stdout
+    assert "--format {text,json}" in check and "LSP diagnostics" in check
+    assert "exit status:" in check and "1  findings at or above --fail-on" in check
+    assert "LSP over stdin/stdout" in run("--help").stdout
+    assert "--log-level" in run("serve", "--help").stdout
+
+
+def test_the_readme_lists_every_code() -> None:
+    import re
+
+    from envls.core.codes import CODES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"^\| `([a-z-]+)` \|", readme, re.MULTILINE)) == CODES
