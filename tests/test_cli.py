@@ -147,4 +147,16 @@ def test_the_readme_lists_every_code() -> None:
     from envls.core.codes import CODES
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert set(re.findall(r"^\| `([a-z-]+)` \|", readme, re.MULTILINE)) == CODES
+    assert set(re.findall(r"^\| `([a-z][a-z-]*)` \|", readme, re.MULTILINE)) == CODES
+
+
+def test_the_readme_sample_output_is_real() -> None:
+    """The README's `envls check examples/environment.yml` block, less its offline channel lines, is the output."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ envls check examples/environment.yml\n", 1)[1].split("```", 1)[0]
+    expected = [line for line in block.splitlines() if " channel-unreachable " not in line]
+    result = run("check", "--no-channels", "--no-solve", "examples/environment.yml", cwd=root)
+    assert result.stdout.splitlines() == expected
+    assert result.returncode == 1
+    assert (root / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
