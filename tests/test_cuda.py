@@ -444,6 +444,7 @@ def test_with_cuda_adds_suppresses_and_replaces() -> None:
     assert not [f for f in silenced.findings if f.code in CUDA_CODES]
 
 
+@pytest.mark.logs_errors  # a failing part is logged as an ERROR and contained
 def test_a_failing_rule_is_logged_and_the_others_report(monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     import envls.core.cuda_stage as stage
@@ -673,6 +674,7 @@ def test_a_hanging_probe_times_out_and_blocks_nothing() -> None:
     assert probe.cached() == CudaDetection("12.2", "detected")  # a late answer is kept for later
 
 
+@pytest.mark.logs_errors  # a failing part is logged as an ERROR and contained
 def test_a_failing_probe_is_no_driver(caplog: pytest.LogCaptureFixture) -> None:
     def fail() -> CudaDetection:
         raise OSError("libcuda exploded")

@@ -312,6 +312,7 @@ def test_with_drift_adds_sorted_suppressible_findings() -> None:
     assert quiet.findings == analysis.findings
 
 
+@pytest.mark.logs_errors  # a failing part is logged as an ERROR and contained
 def test_with_drift_survives_a_failing_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     import envls.core.drift_stage as stage
 

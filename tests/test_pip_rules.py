@@ -381,6 +381,7 @@ def test_dependency_installed_by_conda_and_replaced_by_pip() -> None:
     assert "dependency of `pytorch-lightning`" in finding.message
 
 
+@pytest.mark.logs_errors  # a failing part is logged as an ERROR and contained
 def test_pip_stage_failure_is_contained(caplog: pytest.LogCaptureFixture) -> None:
     class Broken(dict):  # type: ignore[type-arg]
         def get(self, *args: object) -> object:
