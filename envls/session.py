@@ -203,8 +203,9 @@ class Session:
 
     def summaries(self, facts: ChannelFacts | None) -> Mapping[str, str]:
         """Package summaries (channeldata.json) of the file's channels, as far as loaded (the first channel
-        that has a package wins); the rest start loading in the background. For hover only: never part
-        of the snapshot, never awaited (`envls check` never asks)."""
+        that has a package wins); the rest start loading in the background, so a later hover shows them.
+        For hover only: never part of the snapshot, never awaited (`envls check` never asks), and not
+        downloaded (a conda-forge channeldata.json is tens of MB) for a user who never hovers."""
         service = self.channels
         if service is None or facts is None:
             return {}

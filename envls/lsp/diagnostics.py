@@ -72,7 +72,6 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
         except Exception:
             log.exception("loading channel or index data for %s failed", uri)
             return
-        session.summaries(session.cached_facts(env, root))  # hover's package summaries, in the background
         from envls.lsp.invalidation import invalidate
 
         invalidate(server, "channel-data", uri)
