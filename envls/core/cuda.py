@@ -306,7 +306,7 @@ def implications(env: Environment) -> list[Implication]:
     for entry in env.conda:
         meaning = conda_meaning(entry.text)
         if meaning is not None:
-            name = parse_spec(entry.text).name or ""
+            name = entry.parsed.name or ""
             found.append(_implication(entry, "conda", name, meaning))
     for section in env.pip:
         for entry in section.entries:
