@@ -54,6 +54,7 @@ class Node:
     pairs: list[tuple[Node, Node]] = field(default_factory=list)
     items: list[Node] = field(default_factory=list)
     target: Node | None = None
+    resolved_tag: str | None = field(default=None, repr=False)
 
     def resolved(self) -> Node:
         """The node itself, or the anchored node an alias refers to."""
@@ -81,7 +82,9 @@ class Node:
             return self.tag
         if self.quoted or self.tag == "!":
             return "tag:yaml.org,2002:str"
-        return str(_resolver.resolve(yaml.ScalarNode, self.value, (True, False)))
+        if self.resolved_tag is None:  # resolved once: every rule asks
+            self.resolved_tag = str(_resolver.resolve(yaml.ScalarNode, self.value, (True, False)))
+        return self.resolved_tag
 
     def walk(self) -> Iterator[Node]:
         """Every node below and including this one, depth first, without following aliases."""
@@ -310,37 +313,39 @@ class AliasBudgetExceeded(Exception):
         self.node = node
 
 
-def to_python(node: Node, budget: list[int] | None = None, depth: int = 0) -> Any:
+def to_python(node: Node, budget: list[int] | None = None, depth: int = 0, expanding: bool = False) -> Any:
     """The plain value of ``node``, as a safe YAML loader would build it.
 
-    Aliases are expanded within a budget of nodes (an alias bomb raises
-    AliasBudgetExceeded); nesting deeper than a fixed limit is cut off as ``None``,
+    Aliases are expanded within a budget of nodes built through an alias (an alias bomb raises
+    AliasBudgetExceeded); the nodes written out in the file cost nothing, so a file with 100,000
+    dependencies is no bomb. Nesting deeper than a fixed limit is cut off as ``None``,
     since nothing in an environment file is meaningful that deep.
     """
     if budget is None:
         budget = [_ALIAS_BUDGET]
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise AliasBudgetExceeded(node)
+    if expanding:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise AliasBudgetExceeded(node)
     if depth > _MAX_PY_DEPTH:
         return None
     if node.kind == "alias":
         if node.target is None:
             return None
         try:
-            return to_python(node.target, budget, depth)
+            return to_python(node.target, budget, depth, True)
         except AliasBudgetExceeded:
             raise AliasBudgetExceeded(node) from None  # blame the outermost alias: the one in the user's view
     if node.kind == "scalar":
         return scalar_value(node)
     if node.kind == "seq":
-        return [to_python(item, budget, depth + 1) for item in node.items]
+        return [to_python(item, budget, depth + 1, expanding) for item in node.items]
     result: dict[Any, Any] = {}
     for key, value in node.pairs:
-        k = to_python(key, budget, depth + 1)
+        k = to_python(key, budget, depth + 1, expanding)
         if isinstance(k, (dict, list)):
             k = str(k)
-        result[k] = to_python(value, budget, depth + 1)
+        result[k] = to_python(value, budget, depth + 1, expanding)
     return result
 
 

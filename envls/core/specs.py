@@ -44,8 +44,9 @@ class ParsedSpec:
         self.version: str | None = None
         self.build: str | None = None
         if spec is not None:
-            if spec.name is not None:
-                self.name = str(spec.name.normalized)
+            name = spec.name
+            if name is not None:
+                self.name = str(name.normalized)
             if spec.version is not None:
                 self.version = str(spec.version)
             if spec.build is not None:
