@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from envls.core.channel_facts import ChannelFacts
 from envls.core.channel_rules import channel_findings
-from envls.core.document import Document, parse
+from envls.core.document import LINE_LIMIT, Document, parse
 from envls.core.environment import Environment, environment_of
-from envls.core.findings import Finding, Severity, Span
+from envls.core.findings import Finding, Related, Severity, Span
 from envls.core.pip_rules import FAST_PIP_RULES
 from envls.core.rules import FAST_RULES, unknown_keys
 from envls.core.schema import validate
@@ -85,7 +85,20 @@ def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOpti
 
 def _syntax(document: Document, environment: Environment) -> Iterable[Finding]:
     for problem in document.problems:
-        yield Finding("yaml-syntax", Severity.ERROR, problem.message, Span(problem.start, problem.end))
+        related = tuple(Related(Span(start, end), words) for start, end, words in problem.related)
+        yield Finding("yaml-syntax", Severity.ERROR, problem.message, Span(problem.start, problem.end), related=related)
+    for start, end in document.long_lines:
+        yield Finding("line-too-long", Severity.INFORMATION,
+                      f"this line is {end - start:,} characters long: envls leaves lines longer than "
+                      f"{LINE_LIMIT:,} characters out of its checks", Span(start, end))
+    for duplicate in document.duplicate_keys:
+        first, second = duplicate.first, duplicate.second
+        shown = first.value if len(first.value) <= 60 else first.value[:57] + "..."
+        yield Finding("duplicate-key", Severity.ERROR,
+                      f"`{shown}` is already a key of this mapping: conda refuses the file (DuplicateKeyError); "
+                      "merge the two or remove one",
+                      Span(second.start, second.end),
+                      related=(Related(Span(first.start, first.end), f"`{shown}` is first used here"),))
 
 
 def _structure(document: Document, environment: Environment) -> Iterable[Finding]:
