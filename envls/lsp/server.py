@@ -12,8 +12,10 @@ import os
 from typing import Any
 
 from lsprotocol import types
+from pygls.workspace import Workspace
 
 from envls.lsp import commands, diagnostics, features, lenses
+from envls.lsp.documents import EnvlsWorkspace
 from envls.lsp.logs import ClientLogHandler
 from envls.lsp.settings import parse_settings
 from envls.lsp.state import EnvlsServer
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def _on_initialize(server: EnvlsServer, params: types.InitializeParams) -> None:
+    if type(server.workspace) is Workspace:
+        server.workspace.__class__ = EnvlsWorkspace  # incremental edits in proportion to the change
     server.apply_settings(parse_settings(params.initialization_options, server.settings))
     client = params.client_info.name if params.client_info else "an unnamed client"
     log.info("envls %s serving %s (positions in %s)", server.version, client, server.encoding)

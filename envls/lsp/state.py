@@ -22,6 +22,8 @@ from envls.session import Session
 
 log = logging.getLogger(__name__)
 
+ANALYSIS_WORKERS = 4
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -41,9 +43,11 @@ class EnvlsServer(LanguageServer):
         self.snapshots: dict[str, Snapshot] = {}
         self.generation = 0  # bumped when settings change, so cached results are not reused
         self.pending: dict[str, asyncio.Task[None]] = {}
-        # One worker: analyses queue behind each other, and a queued one that is
-        # superseded by a newer edit is cancelled before it starts.
-        self.analysis_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envls-analysis")
+        # Analyses run in worker threads, never on the event loop. Several workers: a 100,000-line document
+        # being analysed does not hold up another document's diagnostics. A queued analysis that a newer
+        # edit supersedes is cancelled before it starts.
+        self.analysis_pool = ThreadPoolExecutor(max_workers=ANALYSIS_WORKERS, thread_name_prefix="envls-analysis")
+        self.inflight: dict[str, tuple[tuple[int | None, int], asyncio.Future[Analysis]]] = {}
         self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
@@ -88,34 +92,49 @@ class EnvlsServer(LanguageServer):
         analysis = analyze(text, options)
         return self.session.enrich(analysis, self.root_dir(uri), options)
 
-    def snapshot(self, uri: str) -> Snapshot:
-        """The analysis of the document's current version, computed now if it is not cached."""
-        doc = self.workspace.get_text_document(uri)
-        cached = self.snapshots.get(uri)
-        if cached is not None and cached.version == doc.version and doc.version is not None:
-            return cached
-        try:
-            text = doc.source
-        except OSError:  # neither open nor on disk: an empty document
-            text = ""
-        snap = Snapshot(uri, doc.version, self._analyze(uri, text))
-        self.snapshots[uri] = snap
-        return snap
-
     async def snapshot_async(self, uri: str) -> Snapshot | None:
-        """Like snapshot(), with the analysis in the worker thread; None if the document moved on."""
+        """The analysis of the document's current version, made in a worker thread (never on the event
+        loop); None when the document moved on before it was done.
+
+        Every waiter for one version shares one analysis (shielded: a waiter that gives up does not cancel
+        it for the others); a newer version cancels the older one's analysis if it has not started yet.
+        """
         doc = self.workspace.get_text_document(uri)
         version, text = doc.version, doc.source
         cached = self.snapshots.get(uri)
         if cached is not None and cached.version == version and version is not None:
             return cached
-        loop = asyncio.get_running_loop()
-        analysis = await loop.run_in_executor(self.analysis_pool, self._analyze, uri, text)
-        if self.workspace.get_text_document(uri).version != version:
+        generation = self.generation
+        key = (version, generation)
+        inflight = self.inflight.get(uri)
+        if inflight is None or inflight[0] != key or version is None:
+            if inflight is not None:
+                inflight[1].cancel()  # a queued analysis of an older version is not wanted any more
+            future = asyncio.get_running_loop().run_in_executor(self.analysis_pool, self._analyze, uri, text)
+            inflight = (key, future)
+            self.inflight[uri] = inflight
+            future.add_done_callback(lambda done: self._analysed(uri, done))
+        future = inflight[1]
+        try:
+            analysis = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            if future.cancelled() and not (cancelling is not None and cancelling()):
+                return None  # superseded by a newer version, not cancelled ourselves
+            raise
+        if self.workspace.get_text_document(uri).version != version or self.generation != generation:
             return None
         snap = Snapshot(uri, version, analysis)
         self.snapshots[uri] = snap
         return snap
+
+    def _analysed(self, uri: str, done: asyncio.Future[Analysis]) -> None:
+        inflight = self.inflight.get(uri)
+        if inflight is not None and inflight[1] is done:
+            del self.inflight[uri]
+        if not done.cancelled():
+            done.exception()  # retrieved: the waiters see and log it
 
     def apply_settings(self, settings: Settings) -> None:
         if settings.session_options() != self.session.options:
@@ -136,6 +155,9 @@ class EnvlsServer(LanguageServer):
         solving = self.solve_tasks.pop(uri, None)
         if solving is not None:
             solving[1].cancel()
+        inflight = self.inflight.pop(uri, None)
+        if inflight is not None:
+            inflight[1].cancel()
 
     def show_problems(self, problems: tuple[str, ...]) -> None:
         for problem in problems:
