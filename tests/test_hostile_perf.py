@@ -182,3 +182,17 @@ def test_cancelled_waiter_never_cancels_the_load(tmp_path: Path) -> None:
             assert store.known(url, "linux-64") is not None
 
         asyncio.run(scenario())
+
+
+def test_file_too_large_is_one_finding(tmp_path: Path) -> None:
+    from envls.core.analysis import DOCUMENT_LIMIT
+
+    text = "name: big\ndependencies:\n" + "  - numpy\n" * (DOCUMENT_LIMIT // 10 + 10)
+    start = time.perf_counter()
+    analysis = analyze(text)
+    assert time.perf_counter() - start < GUARD
+    assert [f.code for f in analysis.findings] == ["file-too-large"]
+    path = tmp_path / "environment.yml"
+    path.write_text(text)
+    status, out = check(path)
+    assert status == 0 and out.count("\n") == 1 and " file-too-large " in out

@@ -19,6 +19,7 @@ from envls.core.findings import Finding, Related, Severity, Span
 from envls.core.pip_rules import FAST_PIP_RULES
 from envls.core.rules import FAST_RULES, unknown_keys
 from envls.core.schema import validate
+from envls.core.text import LineIndex
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class Analysis:
 def analyze(text: str, options: AnalysisOptions | None = None) -> Analysis:
     """Every fast finding for ``text``; never raises."""
     options = options or AnalysisOptions()
+    if len(text) > DOCUMENT_LIMIT:
+        return _too_large(text, options)
     document = parse(text)
     environment = environment_of(document)
     findings: list[Finding] = []
@@ -53,6 +56,21 @@ def analyze(text: str, options: AnalysisOptions | None = None) -> Analysis:
     findings = _suppressed(document, findings, options)
     findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
     return Analysis(document, environment, tuple(findings))
+
+
+# Documents larger than this are not analysed (one `file-too-large` finding): an environment file is a
+# few kilobytes; 10 MB keeps the server's memory for one document well under a gigabyte.
+DOCUMENT_LIMIT = 10_000_000
+
+
+def _too_large(text: str, options: AnalysisOptions) -> Analysis:
+    index = LineIndex(text)
+    document = Document(text=text, index=index, root=None, problems=[])
+    finding = Finding("file-too-large", Severity.INFORMATION,
+                      f"this file is {len(text) / 1e6:.1f} million characters long: envls checks files of up to "
+                      f"{DOCUMENT_LIMIT / 1e6:.0f} million characters and leaves this one alone",
+                      Span(0, index.line_span(0)[1]))
+    return Analysis(document, environment_of(document), tuple(_suppressed(document, [finding], options)))
 
 
 def add_findings(analysis: Analysis, stage: str, compute: Callable[[], Iterable[Finding]],

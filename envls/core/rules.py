@@ -160,7 +160,8 @@ class _FirstSeen:
 
 def conda_specs(env: Environment) -> Iterator[Finding]:
     seen = _FirstSeen()
-    strip_all = _strip_builds_fix(env)
+    builds = _pinned_builds(env)
+    strip_all = _strip_builds_fix(builds)
     for entry in env.conda:
         parsed = entry.parsed
         invalid = invalid_reason(parsed)
@@ -174,10 +175,10 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
             fixes = (Fix(odd.fix_title or "Fix", (Edit(entry.start, entry.end, odd.replacement.strip()),), True),) \
                 if odd.replacement else ()
             yield Finding("suspicious-spec", Severity.WARNING, odd.message, span_of(entry), fixes=fixes)
-        build = pinned_build(parsed)
-        if build is not None:
+        pinned = builds.get(id(entry))
+        if pinned is not None:
+            _, build, stripped = pinned
             build_fixes: list[Fix] = []
-            stripped = without_build(entry.text)
             if stripped:
                 build_fixes.append(Fix("Remove this build string", (Edit(entry.start, entry.end, stripped),)))
             if strip_all is not None:
@@ -204,14 +205,18 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
         seen.add(name, entry)
 
 
-def _strip_builds_fix(env: Environment) -> Fix | None:
-    edits = []
+def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, str | None]]:
+    """For each entry (by id, in file order) that pins an exact build: the build, and the spec without it."""
+    found: dict[int, tuple[Entry, str, str | None]] = {}
     for entry in env.conda:
         parsed = entry.parsed
-        if parsed.error is None and pinned_build(parsed) is not None:
-            stripped = without_build(entry.text)
-            if stripped:
-                edits.append(Edit(entry.start, entry.end, stripped))
+        if parsed.error is None and (build := pinned_build(parsed)) is not None:
+            found[id(entry)] = (entry, build, without_build(entry.text))
+    return found
+
+
+def _strip_builds_fix(builds: dict[int, tuple[Entry, str, str | None]]) -> Fix | None:
+    edits = [Edit(entry.start, entry.end, stripped) for entry, _, stripped in builds.values() if stripped]
     if not edits:
         return None
     return Fix("Remove all build strings (as `conda env export --no-builds`)", tuple(edits))

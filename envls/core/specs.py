@@ -22,6 +22,8 @@ _RANGE_WILDCARD = re.compile(r"(?P<op>>=|<=|>|<|!=)\s*(?P<version>[0-9][^,|\s*<>
 _REVERSED_OPERATOR = re.compile(r"=>|=<")
 _BUILD_EXPORT = re.compile(r"^(?P<keep>\s*\S+?=[^=\s]+)=[^=\s]+\s*$")
 _BUILD_SPACED = re.compile(r"^(?P<name>\s*[^\s=<>!~]+)\s+(?P<version>[^\s=<>!~][^\s]*)\s+(?P<build>\S+)\s*$")
+_BUILD_GLOB = re.compile(r"[*?\[\]]")
+_VERSION_RANGE = re.compile(r"[*<>!,|~]")
 _INNER_SPACE = re.compile(r"\s")
 _WHITESPACE = re.compile(r"\s+")
 _MISSING_RANGE = re.compile(r"missing range specifier for '([^']*)'")
@@ -222,9 +224,9 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
 def pinned_build(parsed: ParsedSpec) -> str | None:
     """The exact build string a spec pins (as `conda env export` writes), or None."""
     build, version = parsed.build, parsed.version
-    if not build or any(ch in build for ch in "*?[]") or build[0] in _OPERATOR_CHARS:
+    if not build or _BUILD_GLOB.search(build) or build[0] in _OPERATOR_CHARS:
         return None
-    if not version or "*" in version or any(op in version for op in "<>!,|~"):
+    if not version or _VERSION_RANGE.search(version):
         return None  # `pytorch=*=cuda` asks for a build by name; channel data checks that it exists
     return build
 
