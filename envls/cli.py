@@ -17,6 +17,7 @@ from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_yaml_name
 from envls.core.findings import Finding, Severity, Span
 from envls.core.solve_facts import SolveFacts
+from envls.gc_pause import gc_paused
 from envls.session import Session, SessionOptions, solve_default
 from envls.solve.service import SolveUnavailable
 
@@ -120,7 +121,8 @@ def check(args: argparse.Namespace) -> int:
     session = _session(args)
     for path, explicit in find_files(args.paths):
         try:
-            result = _check_file(path, options, explicit, session)
+            with gc_paused():
+                result = _check_file(path, options, explicit, session)
         except OSError as err:
             sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
             unreadable = True

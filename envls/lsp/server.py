@@ -9,6 +9,7 @@ import asyncio
 import gc
 import logging
 import os
+import sys
 from typing import Any
 
 from lsprotocol import types
@@ -193,4 +194,7 @@ def serve() -> None:
     # full passes, which otherwise cost 20-50 ms on an edit now and then.
     gc.collect()
     gc.freeze()
+    # A thread that wants the interpreter gets it within 1 ms (default 5): the event loop and the analysis
+    # of a small document are not held up for long by the analysis of a large one in another worker.
+    sys.setswitchinterval(0.001)
     server.start_io()

@@ -16,6 +16,7 @@ from envls.channels.service import ChannelService
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.files import is_environment_file
 from envls.core.text import Encoding
+from envls.gc_pause import gc_paused
 from envls.lsp.convert import encoding_of
 from envls.lsp.settings import Settings
 from envls.session import Session
@@ -89,8 +90,9 @@ class EnvlsServer(LanguageServer):
     def _analyze(self, uri: str, text: str) -> Analysis:
         """Fast stages, then the channel, CUDA and drift stages from what the session has at hand."""
         options: AnalysisOptions = self.settings.analysis_options()
-        analysis = analyze(text, options)
-        return self.session.enrich(analysis, self.root_dir(uri), options)
+        with gc_paused():
+            analysis = analyze(text, options)
+            return self.session.enrich(analysis, self.root_dir(uri), options)
 
     async def snapshot_async(self, uri: str) -> Snapshot | None:
         """The analysis of the document's current version, made in a worker thread (never on the event
