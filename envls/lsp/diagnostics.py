@@ -15,7 +15,6 @@ from typing import Any
 from lsprotocol import types
 
 from envls.channels.facts import spec_names
-from envls.lsp import convert
 from envls.lsp.state import EnvlsServer
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ async def _publish(server: EnvlsServer, uri: str, force: bool = False, delay: fl
         if snap is None:
             return  # a newer version is on its way
         if not server.pull_diagnostics:
-            diags = convert.diagnostics(snap.analysis.findings, snap.analysis.document.index, server.encoding, uri)
+            diags = snap.diagnostics
             if force or server.published.get(uri) != (snap.version, diags):
                 server.text_document_publish_diagnostics(
                     types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=snap.version)
@@ -215,7 +214,6 @@ async def pull(server: EnvlsServer, params: types.DocumentDiagnosticParams) -> t
     result_id = f"{server.generation}:{snap.version}" if snap.version is not None else None
     if result_id is not None and params.previous_result_id == result_id:
         return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
-    index = snap.analysis.document.index
     return types.RelatedFullDocumentDiagnosticReport(
-        items=convert.diagnostics(snap.analysis.findings, index, server.encoding, uri), result_id=result_id
+        items=snap.diagnostics, result_id=result_id
     )

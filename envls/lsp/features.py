@@ -61,8 +61,10 @@ def document_request(empty: Any) -> Callable[[Callable[[EnvlsServer, P, Snapshot
                 log.info("%s for %s answered empty: the document changed while it was analysed",
                          handler.__name__, uri)
                 return empty
-            result = handler(server, params, snap)
-            return await result if asyncio.iscoroutine(result) else result
+            if asyncio.iscoroutinefunction(handler):
+                return await handler(server, params, snap)
+            # A plain handler runs in the worker too: the event loop only routes.
+            return await asyncio.get_running_loop().run_in_executor(server.analysis_pool, handler, server, params, snap)
 
         run.__name__ = run.__qualname__ = handler.__name__
         run.__doc__ = handler.__doc__

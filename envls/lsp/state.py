@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.files import is_environment_file
 from envls.core.text import Encoding
 from envls.gc_pause import gc_paused
+from envls.lsp.convert import diagnostics as diagnostics_of
 from envls.lsp.convert import encoding_of
 from envls.lsp.settings import Settings
 from envls.session import Session
@@ -33,6 +35,7 @@ class Snapshot:
     uri: str
     version: int | None
     analysis: Analysis
+    diagnostics: list[types.Diagnostic]  # the findings in LSP terms, converted in the worker too
 
 
 class EnvlsServer(LanguageServer):
@@ -48,7 +51,9 @@ class EnvlsServer(LanguageServer):
         # being analysed does not hold up another document's diagnostics. A queued analysis that a newer
         # edit supersedes is cancelled before it starts.
         self.analysis_pool = ThreadPoolExecutor(max_workers=ANALYSIS_WORKERS, thread_name_prefix="envls-analysis")
-        self.inflight: dict[str, tuple[tuple[int | None, int], asyncio.Future[Analysis]]] = {}
+        self.inflight: dict[str, tuple[tuple[int | None, int],
+                                       asyncio.Future[tuple[Analysis, list[types.Diagnostic]]]]] = {}
+        self.running: dict[str, concurrent.futures.Future[tuple[Analysis, list[types.Diagnostic]]]] = {}
         self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
@@ -99,7 +104,9 @@ class EnvlsServer(LanguageServer):
         loop); None when the document moved on before it was done.
 
         Every waiter for one version shares one analysis (shielded: a waiter that gives up does not cancel
-        it for the others); a newer version cancels the older one's analysis if it has not started yet.
+        it for the others); a newer version cancels the older one's analysis if it has not started yet, and
+        waits for it if it has: one document never has two analyses running (they would only slow each
+        other down, and every other document with them).
         """
         doc = self.workspace.get_text_document(uri)
         version, text = doc.version, doc.source
@@ -112,13 +119,14 @@ class EnvlsServer(LanguageServer):
         if inflight is None or inflight[0] != key or version is None:
             if inflight is not None:
                 inflight[1].cancel()  # a queued analysis of an older version is not wanted any more
-            future = asyncio.get_running_loop().run_in_executor(self.analysis_pool, self._analyze, uri, text)
+            future: asyncio.Future[tuple[Analysis, list[types.Diagnostic]]] = asyncio.ensure_future(
+                self._analysis_after_running(uri, text, self.encoding))
             inflight = (key, future)
             self.inflight[uri] = inflight
             future.add_done_callback(lambda done: self._analysed(uri, done))
         future = inflight[1]
         try:
-            analysis = await asyncio.shield(future)
+            analysis, diagnostics = await asyncio.shield(future)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             cancelling = getattr(task, "cancelling", None)  # Python 3.11+
@@ -127,11 +135,24 @@ class EnvlsServer(LanguageServer):
             raise
         if self.workspace.get_text_document(uri).version != version or self.generation != generation:
             return None
-        snap = Snapshot(uri, version, analysis)
+        snap = Snapshot(uri, version, analysis, diagnostics)
         self.snapshots[uri] = snap
         return snap
 
-    def _analysed(self, uri: str, done: asyncio.Future[Analysis]) -> None:
+    async def _analysis_after_running(self, uri: str, text: str,
+                                      encoding: Encoding) -> tuple[Analysis, list[types.Diagnostic]]:
+        running = self.running.get(uri)
+        if running is not None and not running.done():
+            await asyncio.wait([asyncio.wrap_future(running)])
+        work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding)
+        self.running[uri] = work
+        return await asyncio.wrap_future(work)  # cancelled while queued: cancelled in the pool too
+
+    def _analyze_and_convert(self, uri: str, text: str, encoding: Encoding) -> tuple[Analysis, list[types.Diagnostic]]:
+        analysis = self._analyze(uri, text)
+        return analysis, diagnostics_of(analysis.findings, analysis.document.index, encoding, uri)
+
+    def _analysed(self, uri: str, done: asyncio.Future[tuple[Analysis, list[types.Diagnostic]]]) -> None:
         inflight = self.inflight.get(uri)
         if inflight is not None and inflight[1] is done:
             del self.inflight[uri]
@@ -160,6 +181,7 @@ class EnvlsServer(LanguageServer):
         inflight = self.inflight.pop(uri, None)
         if inflight is not None:
             inflight[1].cancel()
+        self.running.pop(uri, None)
 
     def show_problems(self, problems: tuple[str, ...]) -> None:
         for problem in problems:
