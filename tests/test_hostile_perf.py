@@ -196,3 +196,59 @@ def test_file_too_large_is_one_finding(tmp_path: Path) -> None:
     path.write_text(text)
     status, out = check(path)
     assert status == 0 and out.count("\n") == 1 and " file-too-large " in out
+
+
+# -- the server: nothing on the event loop, bursts of edits -----------------------------------------
+
+async def test_a_large_document_does_not_hold_up_another(tmp_path: Path) -> None:
+    from lsp_support import VSCODE, session
+
+    big = (tmp_path / "big" / "environment.yml").as_uri()
+    small = (tmp_path / "environment.yml").as_uri()
+    async with session(VSCODE, tmp_path) as client:
+        client.open(big, "name: big\ndependencies:\n" + "".join(f"  - pkg{i}\n" for i in range(100_000)))
+        await asyncio.sleep(0.3)  # the big one is being analysed now
+        client.open(small, "name: small\ndependencies:\n  - numpy==1.2\n")
+        published = await client.wait_for_publish(small, 1, timeout=GUARD)
+        assert [d.code for d in published.diagnostics] == ["suspicious-spec"]
+        assert not client.publications(big), "the small document waited for the big one"
+        await client.wait_for_publish(big, 1, timeout=GUARD)
+        # Requests about the small document are answered while the big one is analysed again.
+        client.replace_all(big, "name: big\ndependencies:\n" + "".join(f"  - pkg{i}\n" for i in range(99_999)))
+        await asyncio.sleep(0.3)
+        from lsprotocol import types
+
+        symbols = await client.ask(client.text_document_document_symbol_async(
+            types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=small))), timeout=GUARD)
+        assert symbols and not client.publications(big)[1:], "the request waited for the big document"
+
+
+async def test_a_burst_of_incremental_edits_publishes_the_last_version(tmp_path: Path) -> None:
+    import random
+
+    from lsp_support import VSCODE, session, to_position
+    from lsprotocol import types
+
+    rng = random.Random(11)
+    text = "name: burst\ndependencies:\n" + "".join(f"  - pkg{i}=1.{i}\n" for i in range(200)) + "  - é😀\n"
+    uri = (tmp_path / "environment.yml").as_uri()
+    async with session(VSCODE, tmp_path) as client:
+        client.open(uri, text)
+        await client.wait_for_publish(uri, 1, timeout=GUARD)
+        version = 1
+        for _ in range(300):
+            start = rng.randrange(len(text) + 1)
+            end = min(len(text), start + rng.choice((0, 0, 1, 2)))
+            if text[start - 1:start + 1] == "\r\n" or (start and "\ud800" <= text[start - 1] <= "\udbff"):
+                continue
+            new = rng.choice(("x", "=", "\n  - ", "", "1", "é"))
+            change = types.TextDocumentContentChangePartial(
+                range=types.Range(start=to_position(text, start), end=to_position(text, end)), text=new)
+            version = client.change(uri, change)
+            text = text[:start] + new + text[end:]
+            await asyncio.sleep(0.001)
+        published = await client.wait_for_publish(uri, version, timeout=GUARD)
+        analysis = analyze(text)
+        expected = sorted((f.code, analysis.document.index.position(f.span.start, "utf-16").line)
+                          for f in analysis.findings)
+        assert sorted((str(d.code), d.range.start.line) for d in published.diagnostics) == expected
