@@ -44,12 +44,13 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-def document_request(empty: Any) -> Callable[[Callable[[EnvlsServer, P, Snapshot], Any]],
+def document_request(empty: Any, in_worker: bool = False) -> Callable[[Callable[[EnvlsServer, P, Snapshot], Any]],
                                              Callable[[EnvlsServer, P], Awaitable[Any]]]:
     """Make a handler of a request about one document: the event loop only routes. The wrapper awaits
     the worker's analysis of the document's current version and calls ``handler(server, params,
     snapshot)``; for a file that is no environment file, or a document that changed meanwhile, it
-    answers ``empty`` (the latter with a log line)."""
+    answers ``empty`` (the latter with a log line). ``in_worker`` runs a handler that only reads the snapshot
+    in the worker as well (one that starts background loads of the session stays on the loop: hover)."""
 
     def wrap(handler: Callable[[EnvlsServer, P, Snapshot], Any]) -> Callable[[EnvlsServer, P], Awaitable[Any]]:
         async def run(server: EnvlsServer, params: P) -> Any:
@@ -63,8 +64,10 @@ def document_request(empty: Any) -> Callable[[Callable[[EnvlsServer, P, Snapshot
                 return empty
             if asyncio.iscoroutinefunction(handler):
                 return await handler(server, params, snap)
-            # A plain handler runs in the worker too: the event loop only routes.
-            return await asyncio.get_running_loop().run_in_executor(server.analysis_pool, handler, server, params, snap)
+            if in_worker:  # pure over the snapshot, and O(document): in the worker, off the event loop
+                return await asyncio.get_running_loop().run_in_executor(server.analysis_pool, handler, server,
+                                                                        params, snap)
+            return handler(server, params, snap)
 
         run.__name__ = run.__qualname__ = handler.__name__
         run.__doc__ = handler.__doc__
@@ -171,7 +174,7 @@ async def code_actions(server: EnvlsServer, params: types.CodeActionParams) -> l
     return await _quick_fixes(server, params)
 
 
-@document_request(None)
+@document_request(None, in_worker=True)
 def _quick_fixes(server: EnvlsServer, params: types.CodeActionParams, snap: Snapshot) -> list[types.CodeAction]:
     uri = params.text_document.uri
     index = snap.analysis.document.index
@@ -191,7 +194,7 @@ def _quick_fixes(server: EnvlsServer, params: types.CodeActionParams, snap: Snap
     return actions
 
 
-@document_request([])
+@document_request([], in_worker=True)
 def document_symbols(server: EnvlsServer, params: types.DocumentSymbolParams,
                      snap: Snapshot) -> list[types.DocumentSymbol]:
     index = snap.analysis.document.index

@@ -117,7 +117,7 @@ class EnvlsServer(LanguageServer):
         key = (version, generation)
         inflight = self.inflight.get(uri)
         if inflight is None or inflight[0] != key or version is None:
-            if inflight is not None:
+            if inflight is not None and version is not None:
                 inflight[1].cancel()  # a queued analysis of an older version is not wanted any more
             future: asyncio.Future[tuple[Analysis, list[types.Diagnostic]]] = asyncio.ensure_future(
                 self._analysis_after_running(uri, text, self.encoding))
