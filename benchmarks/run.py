@@ -318,6 +318,19 @@ def edit_sites(text: str) -> list[tuple[int, int, str]]:
     return sites
 
 
+def one_char_edit(client: LspClient, uri: str, version: int, sites: list[tuple[int, int, str]], i: int) -> float:
+    """Send edit number ``i`` as version ``version``: even edits change a version's last digit, odd ones put
+    it back (the file stays realistic and every change is one character); sites rotate through the file.
+    Returns the time just before it was written."""
+    line, column, digit = sites[(i // 2) % len(sites)]
+    new_digit = str((int(digit) + 1) % 10) if i % 2 == 0 else digit
+    return client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": version},
+        "contentChanges": [{"range": {"start": {"line": line, "character": column},
+                                      "end": {"line": line, "character": column + 1}}, "text": new_digit}],
+    })
+
+
 def measure_edits(server: Server, text: str, edits: int, warmup: int) -> Row:
     row = Row("edit -> publishDiagnostics", "p50 <= 10 ms, p95 <= 25 ms", limits={"p50": 10.0, "p95": 25.0})
     sites = edit_sites(text)
@@ -335,17 +348,8 @@ def measure_edits(server: Server, text: str, edits: int, warmup: int) -> Row:
             row.details["diagnostics"] = len(first["params"]["diagnostics"])
             version = 1
             for i in range(warmup + edits):
-                # Even edits change a version's last digit, odd ones put it back: the file stays
-                # realistic and every change is one character. Sites rotate through the file.
-                line, column, digit = sites[(i // 2) % len(sites)]
-                new_digit = str((int(digit) + 1) % 10) if i % 2 == 0 else digit
                 version += 1
-                sent = client.notify("textDocument/didChange", {
-                    "textDocument": {"uri": path.as_uri(), "version": version},
-                    "contentChanges": [{"range": {"start": {"line": line, "character": column},
-                                                  "end": {"line": line, "character": column + 1}},
-                                        "text": new_digit}],
-                })
+                sent = one_char_edit(client, path.as_uri(), version, sites, i)
                 arrived, message = client.wait_diagnostics(path.as_uri(), version)
                 counts.add(len(message["params"]["diagnostics"]))
                 if i >= warmup:
@@ -471,15 +475,8 @@ def measure_burst(server: Server, text: str, bursts: int, edits: int = 300) -> R
             for _ in range(bursts):
                 sent = 0.0
                 for i in range(edits):
-                    line, column, digit = sites[(i // 2) % len(sites)]
-                    new_digit = str((int(digit) + 1) % 10) if i % 2 == 0 else digit
                     version += 1
-                    sent = client.notify("textDocument/didChange", {
-                        "textDocument": {"uri": path.as_uri(), "version": version},
-                        "contentChanges": [{"range": {"start": {"line": line, "character": column},
-                                                      "end": {"line": line, "character": column + 1}},
-                                            "text": new_digit}],
-                    })
+                    sent = one_char_edit(client, path.as_uri(), version, sites, i)
                     time.sleep(0.001)
                 arrived, _ = client.wait_diagnostics(path.as_uri(), version)
                 row.samples.append((arrived - sent) * 1000)
@@ -515,15 +512,8 @@ def measure_beside_large(server: Server, small: str, large: str, rounds: int) ->
                     time.sleep(0.2)  # the open message itself is read and decoded on the event loop
                 large_done = None
                 for i in range(400):
-                    line, column, digit = sites[(i // 2) % len(sites)]
-                    new_digit = str((int(digit) + 1) % 10) if i % 2 == 0 else digit
                     version += 1
-                    sent = client.notify("textDocument/didChange", {
-                        "textDocument": {"uri": small_path.as_uri(), "version": version},
-                        "contentChanges": [{"range": {"start": {"line": line, "character": column},
-                                                      "end": {"line": line, "character": column + 1}},
-                                            "text": new_digit}],
-                    })
+                    sent = one_char_edit(client, small_path.as_uri(), version, sites, i)
                     stash: list[tuple[float, Message]] = []
 
                     def mine(m: Message, version: int = version) -> bool:
