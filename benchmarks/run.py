@@ -318,6 +318,19 @@ def edit_sites(text: str) -> list[tuple[int, int, str]]:
     return sites
 
 
+def one_char_edit(client: LspClient, uri: str, version: int, sites: list[tuple[int, int, str]], i: int) -> float:
+    """Send edit number ``i`` as version ``version``: even edits change a version's last digit, odd ones put
+    it back (the file stays realistic and every change is one character); sites rotate through the file.
+    Returns the time just before it was written."""
+    line, column, digit = sites[(i // 2) % len(sites)]
+    new_digit = str((int(digit) + 1) % 10) if i % 2 == 0 else digit
+    return client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": version},
+        "contentChanges": [{"range": {"start": {"line": line, "character": column},
+                                      "end": {"line": line, "character": column + 1}}, "text": new_digit}],
+    })
+
+
 def measure_edits(server: Server, text: str, edits: int, warmup: int) -> Row:
     row = Row("edit -> publishDiagnostics", "p50 <= 10 ms, p95 <= 25 ms", limits={"p50": 10.0, "p95": 25.0})
     sites = edit_sites(text)
@@ -335,17 +348,8 @@ def measure_edits(server: Server, text: str, edits: int, warmup: int) -> Row:
             row.details["diagnostics"] = len(first["params"]["diagnostics"])
             version = 1
             for i in range(warmup + edits):
-                # Even edits change a version's last digit, odd ones put it back: the file stays
-                # realistic and every change is one character. Sites rotate through the file.
-                line, column, digit = sites[(i // 2) % len(sites)]
-                new_digit = str((int(digit) + 1) % 10) if i % 2 == 0 else digit
                 version += 1
-                sent = client.notify("textDocument/didChange", {
-                    "textDocument": {"uri": path.as_uri(), "version": version},
-                    "contentChanges": [{"range": {"start": {"line": line, "character": column},
-                                                  "end": {"line": line, "character": column + 1}},
-                                        "text": new_digit}],
-                })
+                sent = one_char_edit(client, path.as_uri(), version, sites, i)
                 arrived, message = client.wait_diagnostics(path.as_uri(), version)
                 counts.add(len(message["params"]["diagnostics"]))
                 if i >= warmup:
@@ -404,6 +408,169 @@ def measure_check(server: Server, corpus: Path, checks: int) -> Row:
             break
         row.samples.append(elapsed * 1000)
         row.details["findings"] = done.stdout.count(b"\n")
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile files (--only hostile): size, pathological lines, bursts of edits, one document beside a large one.
+
+def hostile_files() -> dict[str, str]:
+    """The files of the hostile rows, built here (deterministic)."""
+    deps = "name: big\ndependencies:\n" + "".join(f"  - pkg{i}\n" for i in range(100_000))
+    lines, size, i = [], 0, 0
+    while size < 5_000_000:
+        line = f"  - package-number-{i}=1.{i % 100}.{i % 7}=py311h{i:08x}_0\n"
+        lines.append(line)
+        size += len(line)
+        i += 1
+    five = "name: big\nchannels:\n  - conda-forge\ndependencies:\n" + "".join(lines)
+    limit = 10_000  # envls.core.document.LINE_LIMIT: lines up to it are checked, longer ones are not
+    spaces = " " * (limit - 100)
+    pathological = "".join([
+        "name: hostile\ndependencies:\n",
+        "  - x" + "[" * (limit - 10) + "\n",  # trailing-bracket pattern (17 s at 40k)
+        "  - numpy" + ">=1" * ((limit - 20) // 3) + ".*\n",  # range-wildcard pattern (> 1 min at 200k)
+        "  - " + "a" * (limit - 10) + " \n",  # a long token and a space (completion's word)
+        f"  - scipy{spaces}1.2 >=3\n",  # whitespace runs
+        "  - " + "x[" * 100_000 + "\n",  # a 200,000-character line: reported once, not analysed
+        "  - numpy\n" * 20_000,  # duplicates (13 s before they were found by dictionary)
+    ])
+    return {"100k": deps, "5mb": five, "pathological": pathological}
+
+
+def measure_hostile_checks(server: Server, files: dict[str, str], checks: int) -> list[Row]:
+    rows = [Row("envls check, 100,000 dependencies", "<= 3 s", limits={"max": 3000.0}),
+            Row("envls check, 5 MB file", "<= 5 s", limits={"max": 5000.0}),
+            Row("envls check, pathological lines", "<= 2 s", limits={"max": 2000.0})]
+    with tempfile.TemporaryDirectory(prefix="envls-bench-") as tmp:
+        for row, key in zip(rows, ("100k", "5mb", "pathological"), strict=True):
+            path = Path(tmp) / f"{key}.yml"
+            path.write_text(files[key], encoding="utf-8")
+            cmd = [*check_command(), "check", "--no-solve", "--cuda-version", "12.4", str(path)]
+            row.details.update(bytes=path.stat().st_size, lines=files[key].count("\n"))
+            for _ in range(checks):
+                start = time.perf_counter()
+                done = subprocess.run(cmd, cwd=ROOT, capture_output=True, env=server.env)
+                elapsed = time.perf_counter() - start
+                if done.returncode not in (0, 1):
+                    row.error = f"exit status {done.returncode}: {done.stderr.decode(errors='replace')[-500:]}"
+                    break
+                row.samples.append(elapsed * 1000)
+                row.details["findings"] = done.stdout.count(b"\n")
+    return rows
+
+
+def measure_burst(server: Server, text: str, bursts: int, edits: int = 300) -> Row:
+    """``edits`` one-character incremental edits 1 ms apart; the sample runs from the last edit to the
+    publication of the last version."""
+    row = Row(f"{edits} edits 1 ms apart -> last version published", "<= 300 ms", limits={"max": 300.0})
+    sites = edit_sites(text)
+    with tempfile.TemporaryDirectory(prefix="envls-bench-") as tmp:
+        workspace = Path(tmp)
+        path = workspace / "environment.yml"
+        path.write_text(text, encoding="utf-8")
+        client, _, _, _ = start_session(server, workspace, path.as_uri(), text)
+        try:
+            version = 1
+            for _ in range(bursts):
+                sent = 0.0
+                for i in range(edits):
+                    version += 1
+                    sent = one_char_edit(client, path.as_uri(), version, sites, i)
+                    time.sleep(0.001)
+                arrived, _ = client.wait_diagnostics(path.as_uri(), version)
+                row.samples.append((arrived - sent) * 1000)
+                time.sleep(0.3)
+        except Exception as err:
+            row.error = f"{type(err).__name__}: {err}"
+            row.details["server_stderr_tail"] = tail(workspace / "server.stderr")
+        finally:
+            client.close()
+    return row
+
+
+def measure_beside_large(server: Server, small: str, large: str, rounds: int) -> Row:
+    """Edits of a small document while a 100,000-line one is being analysed: edit -> publication of the
+    small one (the large one must not hold it up)."""
+    row = Row("edit beside a 100,000-line document", "p95 <= 50 ms", limits={"p95": 50.0})
+    sites = edit_sites(small)
+    with tempfile.TemporaryDirectory(prefix="envls-bench-") as tmp:
+        workspace = Path(tmp)
+        small_path, large_path = workspace / "environment.yml", workspace / "big" / "environment.yml"
+        large_path.parent.mkdir()
+        small_path.write_text(small, encoding="utf-8")
+        large_path.write_text(large, encoding="utf-8")
+        client, _, _, _ = start_session(server, workspace, small_path.as_uri(), small)
+        large_uri = large_path.as_uri()
+        try:
+            version, baseline = 1, []
+            large_seconds = []
+            for round_no in range(rounds + 1):
+                if round_no:
+                    opened = client.notify("textDocument/didOpen", {"textDocument": {
+                        "uri": large_uri, "languageId": "yaml", "version": 1, "text": large}})
+                    time.sleep(0.2)  # the open message itself is read and decoded on the event loop
+                large_done = None
+                for i in range(400):
+                    version += 1
+                    sent = one_char_edit(client, small_path.as_uri(), version, sites, i)
+                    stash: list[tuple[float, Message]] = []
+
+                    def mine(m: Message, version: int = version) -> bool:
+                        return (m.get("method") == "textDocument/publishDiagnostics"
+                                and m["params"]["uri"] == small_path.as_uri() and m["params"].get("version") == version)
+
+                    arrived, _ = client.wait_for(mine, stash)
+                    if any(m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == large_uri
+                           for _, m in stash):
+                        large_done = next(t for t, m in stash if m.get("method") == "textDocument/publishDiagnostics")
+                    if not round_no:
+                        baseline.append((arrived - sent) * 1000)
+                        if len(baseline) >= 20:
+                            break
+                    elif large_done is None:
+                        row.samples.append((arrived - sent) * 1000)
+                    else:
+                        large_seconds.append(large_done - opened)
+                        break
+                    time.sleep(0.05)
+                if round_no:
+                    if large_done is None:
+                        client.wait_diagnostics(large_uri)
+                    client.notify("textDocument/didClose", {"textDocument": {"uri": large_uri}})
+                    time.sleep(0.3)
+            row.details["alone_p50_ms"] = round(percentile(baseline, 50), 1)
+            row.details["large_document_published_after_s"] = [round(s, 2) for s in large_seconds]
+            if not row.samples:
+                row.error = "the large document was analysed before any edit of the small one"
+        except Exception as err:
+            row.error = f"{type(err).__name__}: {err}"
+            row.details["server_stderr_tail"] = tail(workspace / "server.stderr")
+        finally:
+            client.close()
+    return row
+
+
+def measure_huge_document(server: Server) -> Row:
+    """Server memory after opening a 50 MB document (past the size limit: one finding, no analysis)."""
+    row = Row("server RSS, 50 MB document open", "<= 1 GB", limits={"max": 1024.0}, unit="MB")
+    line = "  - package-number-0000000=1.0.0=py311h00000000_0\n"
+    text = "name: big\ndependencies:\n" + line * (50_000_000 // len(line))
+    with tempfile.TemporaryDirectory(prefix="envls-bench-") as tmp:
+        workspace = Path(tmp)
+        path = workspace / "environment.yml"
+        try:
+            client, _, published, message = start_session(server, workspace, path.as_uri(), text)
+        except Exception as err:
+            row.error = f"{type(err).__name__}: {err}"
+            row.details["server_stderr_tail"] = tail(workspace / "server.stderr")
+            return row
+        try:
+            row.samples.append(server_rss(client)[0])
+            row.details.update(bytes=len(text), published_after_s=round(published, 2),
+                               codes=sorted({d.get("code") for d in message["params"]["diagnostics"]}))
+        finally:
+            client.close()
     return row
 
 
@@ -774,8 +941,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="edits before the measured ones (default 10, --quick 2)")
     parser.add_argument("--starts", type=int, help="server starts (default 10, --quick 2)")
     parser.add_argument("--checks", type=int, help="`envls check` runs (default 5, --quick 1)")
-    parser.add_argument("--only", choices=["edit", "start", "check", "channels", "scale"], action="append",
+    parser.add_argument("--only", choices=["edit", "start", "check", "channels", "scale", "hostile"], action="append",
                         help="run only these rows (repeatable); `scale` implies --channels-scale")
+    parser.add_argument("--hostile", action="store_true",
+                        help="also run the hostile-file rows (100k dependencies, 5 MB, pathological lines, a burst "
+                             "of 300 edits, an edit beside a 100,000-line document, a 50 MB document), about 60 s")
     parser.add_argument("--file", type=Path, help="edit this environment file instead of the generated 200-line export")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"folder for the check row (default {DEFAULT_CORPUS})")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every sample and detail to FILE")
@@ -815,7 +985,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = args.server.split() if args.server else [sys.executable, "-m", "envls", "serve"]
     server = Server(tuple(cmd), channels=args.channels, timeout=args.timeout)
     text = args.file.read_text(encoding="utf-8") if args.file else exported_environment()
-    wanted = args.only or ["edit", "start", "check", "channels", *(["scale"] if args.channels_scale else [])]
+    wanted = args.only or ["edit", "start", "check", "channels", *(["scale"] if args.channels_scale else []),
+                           *(["hostile"] if args.hostile else [])]
 
     from envls import __version__
 
@@ -857,6 +1028,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print()
             for setup in setups:
                 rows.extend(measure_channel_setup(channel_server, setup, args))
+    if "hostile" in wanted:
+        files = hostile_files()
+        rows.extend(measure_hostile_checks(server, files, args.checks))
+        rows.append(measure_burst(server, text, 1 if args.quick else 5))
+        rows.append(measure_beside_large(server, text, files["100k"], 1 if args.quick else 3))
+        rows.append(measure_huge_document(server))
     print(table(rows))
     for row in rows:
         if row.error or row.skipped:

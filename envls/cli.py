@@ -19,6 +19,7 @@ from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_yaml_name
 from envls.core.findings import Finding, Severity, Span
 from envls.core.solve_facts import SolveFacts
+from envls.gc_pause import gc_paused
 from envls.session import Session, SessionOptions, channel_checks_default, solve_default
 from envls.solve.service import SolveUnavailable
 
@@ -148,7 +149,8 @@ async def _check_all(args: argparse.Namespace) -> int:
     searched = {given: 0 for given in args.paths if Path(given).is_dir()}
     for path, directory in find_files(args.paths):
         try:
-            result = await _check_file(path, options, directory is None, session)
+            with gc_paused():
+                result = await _check_file(path, options, directory is None, session)
         except OSError as err:
             sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
             unreadable = True

@@ -153,3 +153,23 @@ def test_synthetic_channel_is_deterministic_and_readable(tmp_path: Path) -> None
 
     plain = asyncio.run(read(tmp_path / "a", False))
     assert plain[0] == 120 and plain[1]
+
+
+HOSTILE_ROWS = ["envls check, 100,000 dependencies", "envls check, 5 MB file", "envls check, pathological lines",
+                "300 edits 1 ms apart -> last version published", "edit beside a 100,000-line document",
+                "server RSS, 50 MB document open"]
+
+
+@pytest.mark.timeout(240)
+def test_quick_hostile_rows(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--only", "hostile",
+                           "--json", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=230)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _table(done.stdout)
+    assert [row[0] for row in rows] == HOSTILE_ROWS
+    assert all(row[-1] in ("pass", "FAIL") for row in rows), rows  # measured, not an error
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["rows"][2]["details"]["findings"] > 19_000  # the duplicates are reported
+    assert data["rows"][5]["details"]["codes"] == ["file-too-large"]
+    assert data["rows"][4]["details"]["alone_p50_ms"] > 0

@@ -9,7 +9,7 @@ DEPS = "dependencies:\n  - python\n"
 
 CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
     ("clean file", "name: ok\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy>=1.26,<2\n", []),
-    ("yaml syntax", "name: x\ndependencies:\n  - a\n  - [b\n", [("yaml-syntax", 5)]),
+    ("yaml syntax", "name: x\ndependencies:\n  - a\n  - [b\n", [("yaml-syntax", 4)]),  # at the unclosed `[`
     ("tab indentation", "dependencies:\n\t- numpy\n", [("yaml-syntax", 2)]),
     ("empty file", "", [("empty-file", 1)]),
     ("only comments", "# nothing here\n# at all\n", [("empty-file", 1)]),

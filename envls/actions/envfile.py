@@ -14,7 +14,6 @@ from envls.actions.request import ActionError
 from envls.core.document import parse
 from envls.core.environment import environment_of
 from envls.core.selectors import applies
-from envls.core.specs import parse_spec
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def read_environment_file(path: Path, subdir: str) -> EnvironmentFile:
     for entry in env.conda:
         if applies(entry.selector, subdir) is False:
             continue
-        parsed = parse_spec(entry.text)
+        parsed = entry.parsed
         if parsed.spec is None:
             raise ActionError(f"{where(entry.start)}: `{entry.text}` is no valid conda spec: {parsed.error}")
         specs.append(entry.text.strip())

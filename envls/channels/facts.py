@@ -17,7 +17,6 @@ from envls.channels.condarc import ResolvedChannel
 from envls.channels.store import ChannelStore, SubdirInfo
 from envls.core.channel_facts import ChannelFacts, ChannelState
 from envls.core.environment import Environment
-from envls.core.specs import parse_spec
 
 
 def host_subdir() -> str:
@@ -60,7 +59,7 @@ def _now() -> float:
 def spec_names(env: Environment) -> set[str]:
     names = set()
     for entry in env.conda:
-        parsed = parse_spec(entry.text)
+        parsed = entry.parsed
         if parsed.name and not parsed.name.startswith("__"):
             names.add(parsed.name)
     return names

@@ -18,7 +18,6 @@ from envls.channels.store import ChannelStore
 from envls.core.channel_facts import ChannelFacts
 from envls.core.environment import Environment
 from envls.core.rules import is_valid_channel
-from envls.core.specs import parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ class ChannelService:
         seen = {u for c in channels for u in c.urls}
         qualified: list[ResolvedChannel] = []
         for entry in env.conda:
-            parsed = parse_spec(entry.text)
+            parsed = entry.parsed
             if parsed.spec is None or parsed.channel is None or not is_valid_channel(parsed.channel):
                 continue
             resolved = resolve_channel(parsed.channel, self.config, root_dir)

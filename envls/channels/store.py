@@ -108,24 +108,24 @@ class ChannelStore:
         if info is not None and not self._stale(info):
             return info
         pending = self._loading.get(key)
-        if pending is not None:
-            return await pending
-        future: asyncio.Future[SubdirInfo] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            info = await self._load(url, subdir, refresh=info is not None)
-            self._subdirs[key] = info
-            future.set_result(info)
-            return info
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except BaseException as err:
-            future.set_exception(err)
-            future.exception()  # mark retrieved: awaiting callers see it, the loop does not log it
-            raise
-        finally:
-            self._loading.pop(key, None)
+        if pending is None:
+            # The load is a task of its own, shared by every waiter: a waiter that gives up (an edit, a
+            # completion out of time) never cancels it, and a load that completes is always kept.
+            pending = asyncio.ensure_future(self._load_and_keep(key, refresh=info is not None))
+            self._loading[key] = pending
+            pending.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(pending)
+
+    async def _load_and_keep(self, key: tuple[str, str], refresh: bool) -> SubdirInfo:
+        info = await self._load(key[0], key[1], refresh=refresh)
+        self._subdirs[key] = info
+        return info
+
+    def _loaded(self, key: tuple[str, str], done: asyncio.Future[SubdirInfo]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
+        if not done.cancelled():
+            done.exception()  # mark retrieved: the waiters see it, the loop does not log it
 
     def _stale(self, info: SubdirInfo) -> bool:
         if info.state == "missing":

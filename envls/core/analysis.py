@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 from envls.core.channel_facts import ChannelFacts
 from envls.core.channel_rules import channel_findings
-from envls.core.document import Document, parse
+from envls.core.document import LINE_LIMIT, Document, parse
 from envls.core.environment import Environment, environment_of
-from envls.core.findings import Finding, Severity, Span
+from envls.core.findings import Finding, Related, Severity, Span
 from envls.core.pip_rules import FAST_PIP_RULES
 from envls.core.rules import FAST_RULES, unknown_keys
 from envls.core.schema import validate
+from envls.core.text import LineIndex
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class Analysis:
 def analyze(text: str, options: AnalysisOptions | None = None) -> Analysis:
     """Every fast finding for ``text``; never raises."""
     options = options or AnalysisOptions()
+    if len(text) > DOCUMENT_LIMIT:
+        return _too_large(text, options)
     document = parse(text)
     environment = environment_of(document)
     findings: list[Finding] = []
@@ -53,6 +56,21 @@ def analyze(text: str, options: AnalysisOptions | None = None) -> Analysis:
     findings = _suppressed(document, findings, options)
     findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
     return Analysis(document, environment, tuple(findings))
+
+
+# Documents larger than this are not analysed (one `file-too-large` finding): an environment file is a
+# few kilobytes; 10 MB keeps the server's memory for one document well under a gigabyte.
+DOCUMENT_LIMIT = 10_000_000
+
+
+def _too_large(text: str, options: AnalysisOptions) -> Analysis:
+    index = LineIndex(text)
+    document = Document(text=text, index=index, root=None, problems=[])
+    finding = Finding("file-too-large", Severity.INFORMATION,
+                      f"this file is {len(text) / 1e6:.1f} million characters long: envls checks files of up to "
+                      f"{DOCUMENT_LIMIT / 1e6:.0f} million characters and leaves this one alone",
+                      Span(0, index.line_span(0)[1]))
+    return Analysis(document, environment_of(document), tuple(_suppressed(document, [finding], options)))
 
 
 def add_findings(analysis: Analysis, stage: str, compute: Callable[[], Iterable[Finding]],
@@ -85,7 +103,20 @@ def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOpti
 
 def _syntax(document: Document, environment: Environment) -> Iterable[Finding]:
     for problem in document.problems:
-        yield Finding("yaml-syntax", Severity.ERROR, problem.message, Span(problem.start, problem.end))
+        related = tuple(Related(Span(start, end), words) for start, end, words in problem.related)
+        yield Finding("yaml-syntax", Severity.ERROR, problem.message, Span(problem.start, problem.end), related=related)
+    for start, end in document.long_lines:
+        yield Finding("line-too-long", Severity.INFORMATION,
+                      f"this line is {end - start:,} characters long: envls leaves lines longer than "
+                      f"{LINE_LIMIT:,} characters out of its checks", Span(start, end))
+    for duplicate in document.duplicate_keys:
+        first, second = duplicate.first, duplicate.second
+        shown = first.value if len(first.value) <= 60 else first.value[:57] + "..."
+        yield Finding("duplicate-key", Severity.ERROR,
+                      f"`{shown}` is already a key of this mapping: conda refuses the file (DuplicateKeyError); "
+                      "merge the two or remove one",
+                      Span(second.start, second.end),
+                      related=(Related(Span(first.start, first.end), f"`{shown}` is first used here"),))
 
 
 def _structure(document: Document, environment: Environment) -> Iterable[Finding]:

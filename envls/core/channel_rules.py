@@ -16,7 +16,7 @@ from envls.core.channel_facts import ChannelFacts, ChannelState
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.selectors import platforms_for
-from envls.core.specs import ParsedSpec, parse_spec
+from envls.core.specs import ParsedSpec
 
 _KNOWN_CHANNELS = ("conda-forge", "defaults", "bioconda", "pytorch", "nvidia", "nodefaults", "intel", "main", "r",
                    "rapidsai", "anaconda", "msys2")
@@ -31,7 +31,7 @@ def channel_findings(env: Environment, facts: ChannelFacts) -> list[Finding]:
     findings.extend(_order(env))
     reported: set[str] = set()  # channels of `channel::pkg` specs already reported once
     for entry in env.conda:
-        parsed = parse_spec(entry.text)
+        parsed = entry.parsed
         if parsed.spec is None or parsed.name is None or parsed.name.startswith("__"):
             continue
         findings.extend(_spec(env, facts, entry, parsed, reported))

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from envls.core.cuda_versions import CudaRange, Pair, digits_range, parse_cuda_version, version_range
 from envls.core.environment import Entry, Environment
 from envls.core.pip_lines import parse_pip_line
-from envls.core.specs import parse_spec
+from envls.core.specs import ParsedSpec, parse_spec
 
 CudaSource = Literal["detected", "setting", "CONDA_OVERRIDE_CUDA", "none"]
 Manager = Literal["conda", "pip"]
@@ -202,7 +202,12 @@ def _name_meaning(name: str, version: str | None) -> tuple[bool, CudaRange | Non
 @functools.lru_cache(maxsize=8192)
 def conda_meaning(text: str) -> Meaning | None:
     """What a conda spec (or a record's dependency string) says about CUDA."""
-    parsed = parse_spec(text)
+    return meaning_of(parse_spec(text))
+
+
+def meaning_of(parsed: ParsedSpec) -> Meaning | None:
+    """What a parsed conda spec says about CUDA (a file's entries are parsed once; no second parse)."""
+    text = parsed.text
     name = parsed.name
     if parsed.spec is None or name is None or name.startswith("__"):
         return None
@@ -304,9 +309,9 @@ def implications(env: Environment) -> list[Implication]:
     """What every conda spec and pip line of ``env`` implies about CUDA, in file order."""
     found: list[Implication] = []
     for entry in env.conda:
-        meaning = conda_meaning(entry.text)
+        meaning = meaning_of(entry.parsed)
         if meaning is not None:
-            name = parse_spec(entry.text).name or ""
+            name = entry.parsed.name or ""
             found.append(_implication(entry, "conda", name, meaning))
     for section in env.pip:
         for entry in section.entries:

@@ -17,7 +17,6 @@ from envls.core.cuda import Implication, Meaning, conda_meaning, family_of, impl
 from envls.core.cuda_versions import CudaRange, version_range
 from envls.core.environment import Entry, Environment
 from envls.core.selectors import platforms_for
-from envls.core.specs import parse_spec
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def record_cuda(record: Any) -> RecordCuda:
 
 def matching_records(entry: Entry, facts: ChannelFacts) -> list[Any]:
     """The records of the file's channels (or of the spec's `channel::`) that the spec matches."""
-    parsed = parse_spec(entry.text)
+    parsed = entry.parsed
     if parsed.spec is None or parsed.name is None or facts.pending(parsed.name):
         return []
     if parsed.channel:
@@ -121,7 +120,7 @@ def derived(implication: Implication | None, entry: Entry, facts: ChannelFacts) 
             return replace(implication, range=hull, reason=reason, from_channels=True)
         return implication
     what = "CPU builds" if cpu else f"CUDA {hull.words()}" if hull is not None else "CUDA builds"
-    name = parse_spec(entry.text).name or ""
+    name = entry.parsed.name or ""
     return Implication(entry, "conda", name, cpu, hull, "build", family_of(name),
                        f"every build of `{spec_text}` in the channels depends on {said_by}: {what}",
                        driver_need=need, from_channels=True)
@@ -169,7 +168,7 @@ def all_implications(env: Environment, facts: ChannelFacts | None) -> list[Impli
     result: list[Implication] = []
     for entry in env.conda:
         implication = by_entry.get(id(entry))
-        refined = derived(implication, entry, facts) if parse_spec(entry.text).spec is not None else implication
+        refined = derived(implication, entry, facts) if entry.parsed.spec is not None else implication
         if refined is not None:
             result.append(refined)
     result.extend(i for i in own if i.manager == "pip")

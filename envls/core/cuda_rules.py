@@ -17,7 +17,6 @@ from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.rules import line_removal
 from envls.core.selectors import platforms_for
-from envls.core.specs import parse_spec
 
 CUDA_CODES = frozenset({"cuda-conflict", "cuda-driver-too-old", "cuda-no-driver", "cuda-on-macos",
                         "cpu-gpu-conflict", "cuda-channel-missing", "gpu-build-not-selected"})
@@ -163,7 +162,7 @@ def _aligned_text(implication: Implication, version: str | None) -> str | None:
         return None
     if implication.name in ("cudatoolkit", "cudatoolkit-dev") and int(version.split(".")[0]) >= 12:
         return None  # cudatoolkit stops at 11.8; CUDA 12 is the split packages
-    parsed = parse_spec(implication.entry.text)
+    parsed = implication.entry.parsed
     if parsed.build:
         return None
     head, sep, _ = implication.entry.text.strip().partition("::")

@@ -18,7 +18,7 @@ from envls.core.cuda_rules import Context, Rule, reference, span, versioned
 from envls.core.cuda_versions import comparisons
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity
-from envls.core.specs import ParsedSpec, parse_spec
+from envls.core.specs import ParsedSpec
 
 # Channels known to carry pytorch builds of their own, and channels known not to carry pytorch at all.
 _PYTORCH_CARRIERS = frozenset({"conda-forge", "defaults", "main", "anaconda", "intel"})
@@ -64,7 +64,7 @@ def _has_nvidia(env: Environment) -> bool:
 
 
 def _conda(context: Context, name: str) -> list[Entry]:
-    return [e for e in context.env.conda if parse_spec(e.text).name == name]
+    return [e for e in context.env.conda if e.parsed.name == name]
 
 
 def add_channel(env: Environment, channel: str, after: str | None = None) -> Edit | None:
@@ -138,7 +138,7 @@ def cudatoolkit_with_new_pytorch(context: Context) -> Iterator[Finding]:
         return
     toolkits = _conda(context, "cudatoolkit")
     for pytorch in _conda(context, "pytorch"):
-        parsed = parse_spec(pytorch.text)
+        parsed = pytorch.parsed
         source = pytorch_source(context.env, parsed)
         if source is None or source[0] != "pytorch" or parsed.build or not _allows_at_least(parsed.version, (1, 13)):
             continue
@@ -174,7 +174,7 @@ def pytorch_from_elsewhere(context: Context) -> Iterator[Finding]:
     if not cudas:
         return
     for pytorch in _conda(context, "pytorch"):
-        parsed = parse_spec(pytorch.text)
+        parsed = pytorch.parsed
         source = pytorch_source(context.env, parsed)
         if parsed.channel or source is None or source[0] != "other" or source[1] is None:
             continue
@@ -211,7 +211,7 @@ def framework_left_free(context: Context) -> Iterator[Finding]:
         if any(i.family == family for i in context.implications):
             continue  # a CPU or GPU build of it is asked for elsewhere (tensorflow-gpu, jax[cuda12], ...)
         for entry in _conda(context, name):
-            if id(entry) in implied or parse_spec(entry.text).build:
+            if id(entry) in implied or entry.parsed.build:
                 continue
             cuda = next((p for p in pinned if context.overlap(p.entry, entry)), None)
             if cuda is None:

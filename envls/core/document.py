@@ -32,6 +32,12 @@ _SAFE_TAGS = {
     for name in ("str", "int", "float", "bool", "null", "map", "seq", "omap", "pairs", "set", "binary", "timestamp")
 }
 _RECOVERY_ATTEMPTS = 8
+# Lines longer than this are reported once (`line-too-long`) and left out of the parse: a YAML
+# line of 200,000 characters is no hand-written environment file, and every check of it costs.
+LINE_LIMIT = 10_000
+# Parse errors inside these constructs are blamed on where the construct starts (PyYAML's context mark):
+# an unclosed `[` or quote is found at the end of the file, far from the line to fix.
+_UNCLOSED_CONTEXTS = ("flow sequence", "flow mapping", "flow node", "quoted scalar")
 _ALIAS_BUDGET = 100_000
 _MAX_PY_DEPTH = 64
 _resolver = yaml.resolver.Resolver()
@@ -54,6 +60,7 @@ class Node:
     pairs: list[tuple[Node, Node]] = field(default_factory=list)
     items: list[Node] = field(default_factory=list)
     target: Node | None = None
+    resolved_tag: str | None = field(default=None, repr=False)
 
     def resolved(self) -> Node:
         """The node itself, or the anchored node an alias refers to."""
@@ -81,7 +88,9 @@ class Node:
             return self.tag
         if self.quoted or self.tag == "!":
             return "tag:yaml.org,2002:str"
-        return str(_resolver.resolve(yaml.ScalarNode, self.value, (True, False)))
+        if self.resolved_tag is None:  # resolved once: every rule asks
+            self.resolved_tag = str(_resolver.resolve(yaml.ScalarNode, self.value, (True, False)))
+        return self.resolved_tag
 
     def walk(self) -> Iterator[Node]:
         """Every node below and including this one, depth first, without following aliases."""
@@ -99,11 +108,20 @@ class Node:
 
 @dataclass(frozen=True)
 class SyntaxProblem:
-    """Where and why the YAML did not parse."""
+    """Where and why the YAML did not parse; ``related`` is where the parser noticed it (start, end, words)."""
 
     message: str
     start: int
     end: int
+    related: tuple[tuple[int, int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DuplicateKey:
+    """A key that a mapping already has (conda's loader refuses the file)."""
+
+    first: Node
+    second: Node
 
 
 @dataclass
@@ -115,6 +133,8 @@ class Document:
     root: Node | None
     problems: list[SyntaxProblem]
     recovered: bool = False
+    long_lines: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of lines over LINE_LIMIT
+    duplicate_keys: list[DuplicateKey] = field(default_factory=list)
 
     @property
     def top(self) -> Node | None:
@@ -138,6 +158,8 @@ class _Builder:
         self.pending_key: list[Node | None] = []
         self.anchors: dict[str, Node] = {}
         self.problems: list[SyntaxProblem] = []
+        self.keys: list[dict[tuple[str, str], Node]] = []  # per open node: the keys its mapping has so far
+        self.duplicates: list[DuplicateKey] = []
         self.documents = 0
 
     def _attach(self, node: Node) -> None:
@@ -152,6 +174,11 @@ class _Builder:
         key = self.pending_key[-1]
         if key is None:
             self.pending_key[-1] = node
+            if node.kind == "scalar" and node.value != "<<":
+                identity = (node.scalar_tag(), node.value)
+                first = self.keys[-1].setdefault(identity, node)
+                if first is not node:
+                    self.duplicates.append(DuplicateKey(first, node))
         else:
             parent.pairs.append((key, node))
             self.pending_key[-1] = None
@@ -195,10 +222,12 @@ class _Builder:
             self._attach(node)
             self.stack.append(node)
             self.pending_key.append(None)
+            self.keys.append({})
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             if self.stack:
                 node = self.stack.pop()
                 self.pending_key.pop()
+                self.keys.pop()
                 node.end = max(node.end, self._content_end(node), end if node.flow else node.end)
         elif isinstance(event, yaml.AliasEvent):
             target = self.anchors.get(event.anchor or "")
@@ -223,6 +252,7 @@ class _Builder:
         while self.stack:
             node = self.stack.pop()
             self.pending_key.pop()
+            self.keys.pop()
             node.end = max(node.start, self._content_end(node), min(at, node.end) if node.flow else node.end)
 
 
@@ -234,15 +264,50 @@ def _error_problem(err: yaml.YAMLError, base: int, text: str) -> SyntaxProblem:
         char = err.character
         what = f"#x{char:04x}" if isinstance(char, int) else repr(char)
         return SyntaxProblem(f"unacceptable character {what}: special characters are not allowed", offset, offset + 1)
-    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem_mark = getattr(err, "problem_mark", None)
+    context_mark = getattr(err, "context_mark", None)
+    mark = problem_mark or context_mark
     offset = base + mark.index if mark is not None else 0
     problem = getattr(err, "problem", None) or str(err)
     context = getattr(err, "context", None)
     message = f"{problem} ({context})" if context else str(problem)
-    if offset < len(text) and text[offset] == "\t":
+    if offset < len(text) + base and text[offset - base:offset - base + 1] == "\t":
         message += "; YAML does not allow tabs for indentation, use spaces"
-    end = offset + 1 if offset < len(text) and text[offset] not in "\r\n" else offset
-    return SyntaxProblem(message, offset, end)
+    if (context and problem_mark is not None and context_mark is not None and context_mark.index < problem_mark.index
+            and any(word in context for word in _UNCLOSED_CONTEXTS)):
+        # Blame the construct that is not closed; where the parser gave up is related information.
+        start = base + context_mark.index
+        what = str(context).removeprefix("while parsing ").removeprefix("while scanning ")
+        return SyntaxProblem(f"{what} that is not closed: {problem}", start, _one_char(text, start - base) + base,
+                             ((offset, _one_char(text, offset - base) + base, f"the parser stopped here: {problem}"),))
+    return SyntaxProblem(message, offset, _one_char(text, offset - base) + base)
+
+
+def _one_char(text: str, local: int) -> int:
+    """The end of a one-character span at ``local`` (empty at a line break or the end)."""
+    return local + 1 if local < len(text) and text[local] not in "\r\n" else local
+
+
+def _long_lines(index: LineIndex) -> list[tuple[int, int]]:
+    """Lines longer than LINE_LIMIT, as (start, end) without the line break."""
+    starts = index.line_starts
+    ends = [*starts[1:], len(index.text)]
+    return [index.line_span(i) for i, (a, b) in enumerate(zip(starts, ends, strict=True)) if b - a > LINE_LIMIT]
+
+
+def _blank_spans(text: str, spans: list[tuple[int, int]], base: int) -> str:
+    """``text`` (which starts at ``base`` of the document) with the given spans replaced by spaces."""
+    pieces: list[str] = []
+    at = 0
+    for start, end in spans:
+        start, end = max(start - base, at), end - base
+        if end <= start:
+            continue
+        pieces.append(text[at:start])
+        pieces.append(" " * (end - start))
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces)
 
 
 def _parse_once(text: str, base: int) -> tuple[_Builder, SyntaxProblem | None]:
@@ -276,7 +341,8 @@ def parse(text: str) -> Document:
     """Parse ``text`` into a Document; never raises."""
     index = LineIndex(text)
     base = 1 if text.startswith("\ufeff") else 0
-    body = text[base:]
+    long_lines = _long_lines(index)
+    body = _blank_spans(text[base:], long_lines, base) if long_lines else text[base:]
     builder, problem = _parse_once(body, base)
     problems: list[SyntaxProblem] = list(builder.problems)
     recovered = False
@@ -299,7 +365,8 @@ def parse(text: str) -> Document:
                 recovered = True
             if problem is None:
                 break
-    return Document(text=text, index=index, root=builder.root, problems=problems, recovered=recovered)
+    return Document(text=text, index=index, root=builder.root, problems=problems, recovered=recovered,
+                    long_lines=long_lines, duplicate_keys=builder.duplicates)
 
 
 class AliasBudgetExceeded(Exception):
@@ -310,37 +377,39 @@ class AliasBudgetExceeded(Exception):
         self.node = node
 
 
-def to_python(node: Node, budget: list[int] | None = None, depth: int = 0) -> Any:
+def to_python(node: Node, budget: list[int] | None = None, depth: int = 0, expanding: bool = False) -> Any:
     """The plain value of ``node``, as a safe YAML loader would build it.
 
-    Aliases are expanded within a budget of nodes (an alias bomb raises
-    AliasBudgetExceeded); nesting deeper than a fixed limit is cut off as ``None``,
+    Aliases are expanded within a budget of nodes built through an alias (an alias bomb raises
+    AliasBudgetExceeded); the nodes written out in the file cost nothing, so a file with 100,000
+    dependencies is no bomb. Nesting deeper than a fixed limit is cut off as ``None``,
     since nothing in an environment file is meaningful that deep.
     """
     if budget is None:
         budget = [_ALIAS_BUDGET]
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise AliasBudgetExceeded(node)
+    if expanding:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise AliasBudgetExceeded(node)
     if depth > _MAX_PY_DEPTH:
         return None
     if node.kind == "alias":
         if node.target is None:
             return None
         try:
-            return to_python(node.target, budget, depth)
+            return to_python(node.target, budget, depth, True)
         except AliasBudgetExceeded:
             raise AliasBudgetExceeded(node) from None  # blame the outermost alias: the one in the user's view
     if node.kind == "scalar":
         return scalar_value(node)
     if node.kind == "seq":
-        return [to_python(item, budget, depth + 1) for item in node.items]
+        return [to_python(item, budget, depth + 1, expanding) for item in node.items]
     result: dict[Any, Any] = {}
     for key, value in node.pairs:
-        k = to_python(key, budget, depth + 1)
+        k = to_python(key, budget, depth + 1, expanding)
         if isinstance(k, (dict, list)):
             k = str(k)
-        result[k] = to_python(value, budget, depth + 1)
+        result[k] = to_python(value, budget, depth + 1, expanding)
     return result
 
 

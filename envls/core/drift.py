@@ -24,7 +24,7 @@ from envls.core.environment import Entry, Environment
 from envls.core.findings import Finding, Severity, Span
 from envls.core.pip_lines import parse_pip_line
 from envls.core.selectors import applies
-from envls.core.specs import ParsedSpec, parse_spec
+from envls.core.specs import ParsedSpec
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _applies_here(entry: Entry, installed: InstalledSnapshot) -> bool:
 
 def _conda(env: Environment, installed: InstalledSnapshot) -> Iterator[Finding]:
     for entry in env.conda:
-        parsed = parse_spec(entry.text)
+        parsed = entry.parsed
         name = parsed.name
         if parsed.spec is None or name is None or name.startswith("__") or not _applies_here(entry, installed):
             continue

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from envls.core.document import Document, Node
+from envls.core.specs import ParsedSpec, parse_spec
 
 # A CEP 24 / conda-build selector comment after an entry: "- pywin32  # [win]".
 _SELECTOR = re.compile(r"#\s*\[([^\]]+)\]")
@@ -27,6 +28,14 @@ class Entry:
     @property
     def start(self) -> int:
         return self.node.start
+
+    @property
+    def parsed(self) -> ParsedSpec:
+        """The entry read as a conda spec, parsed once per document version (every rule asks this)."""
+        cached = self.__dict__.get("_parsed")
+        if cached is None:
+            cached = self.__dict__["_parsed"] = parse_spec(self.text)
+        return cached
 
     @property
     def end(self) -> int:

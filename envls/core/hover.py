@@ -10,7 +10,7 @@ from envls.core.completion import COMMON_CHANNELS
 from envls.core.environment import Entry, Environment
 from envls.core.pip_lines import parse_pip_line
 from envls.core.schema import top_level_keys
-from envls.core.specs import ParsedSpec, describe, parse_spec
+from envls.core.specs import ParsedSpec, describe
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def hover(env: Environment, offset: int, facts: ChannelFacts | None = None,
             return HoverText(f"**{title}** (`{key.value}`)\n\n{body}", key.start, key.end)
     for entry in env.conda:
         if _hit(entry, offset):
-            parsed = parse_spec(entry.text)
+            parsed = entry.parsed
             text = describe(parsed)
             if facts is not None:
                 text += _channel_words(parsed, facts, summaries or {})

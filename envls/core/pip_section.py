@@ -85,7 +85,7 @@ def named_requirements(env: Environment) -> list[PipItem]:
 def conda_items(env: Environment) -> list[CondaItem]:
     items = []
     for entry in env.conda:
-        parsed = parse_spec(entry.text)
+        parsed = entry.parsed
         if parsed.spec is not None and parsed.name is not None and not parsed.name.startswith("__"):
             items.append(CondaItem(entry, parsed))
     return items

@@ -17,7 +17,7 @@ Place = Literal["top-key", "channel", "dependency", "pip", "platform", "value", 
 
 _KEY_LINE = re.compile(r"^(\s*)(?:-\s+)?([A-Za-z_][\w.()\-]*|\"[^\"]*\"|'[^']*')\s*:(\s|$)")
 _ITEM = re.compile(r"^(\s*)-\s*")
-_WORD = re.compile(r"[^\s\[\],:]*$")
+_WORD_STOP = frozenset("[],:")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,15 @@ class Context:
     word_start: int
     item_text: str = ""
     item_start: int = 0
+
+
+def _word_before(before: str) -> str:
+    """The word that ends at the cursor (no space, `[`, `]`, `,` or `:` in it), read backwards: a pattern
+    anchored at the end (`[^\\s...]*$`) retries from every character of a long token followed by a space."""
+    start = len(before)
+    while start > 0 and not before[start - 1].isspace() and before[start - 1] not in _WORD_STOP:
+        start -= 1
+    return before[start:]
 
 
 def _indent(line: str) -> int:
@@ -72,8 +81,7 @@ def at(index: LineIndex, offset: int) -> Context:
     line_no = index.line_of(offset)
     line_start, _ = index.line_span(line_no)
     before = index.text[line_start:offset]
-    word_match = _WORD.search(before)
-    word = word_match.group(0) if word_match else ""
+    word = _word_before(before)
     word_start = offset - len(word)
     item = _ITEM.match(before)
     if item is None:

@@ -14,13 +14,14 @@ from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.pip_lines import parse_pip_line
 from envls.core.schema import top_level_keys
-from envls.core.specs import invalid_reason, parse_spec, pinned_build, suspicious, without_build
+from envls.core.specs import invalid_reason, pinned_build, suspicious, without_build
 
 Rule = Callable[[Environment], Iterable[Finding]]
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_.+-]+)*/?$")
 _CHANNEL_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 _CHANNEL_PATH = re.compile(r"^(~|\.{1,2}|/|[A-Za-z]:[\\/]|\\\\)\S*$")
+_COMMENT_START = re.compile(r"\s#")
 _BAD_NAME_CHARS = ("/", " ", ":", "#")
 
 
@@ -44,7 +45,9 @@ def line_removal(env: Environment, node: Node | Entry) -> Edit:
     start = index.line_starts[first]
     line_end = index.line_span(last)[1]
     before = text[start:node.start].strip()
-    after = re.sub(r"\s+#.*$", "", text[node.end:line_end]).strip()
+    after = text[node.end:line_end]
+    comment = _COMMENT_START.search(after)
+    after = (after[:comment.start()] if comment else after).strip()
     if before in ("", "-") or re.fullmatch(r"-?\s*[\w.-]+\s*:", before):
         if not after:
             end = index.line_starts[last + 1] if last + 1 < index.line_count else len(text)
@@ -52,9 +55,9 @@ def line_removal(env: Environment, node: Node | Entry) -> Edit:
     right = re.match(r"\s*,\s*", text[node.end:])
     if right:
         return Edit(node.start, node.end + right.end(), "")
-    left = re.search(r",\s*$", text[:node.start])
-    if left:
-        return Edit(left.start(), node.end, "")
+    left = len(text[:node.start].rstrip()) - 1  # bounded: no pattern over everything before the node
+    if left >= 0 and text[left] == ",":
+        return Edit(left, node.end, "")
     return Edit(node.start, node.end, "")
 
 
@@ -131,15 +134,36 @@ def channels(env: Environment) -> Iterator[Finding]:
             seen[key] = entry
 
 
-def _selectors_overlap(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
+class _FirstSeen:
+    """The first entry of each name, in all and per selector: which earlier entry a duplicate repeats,
+    by dictionary (a list per name made 20,000 copies of one line quadratic)."""
+
+    def __init__(self) -> None:
+        self.any: dict[str, Entry] = {}
+        self.unconditional: dict[str, Entry] = {}
+        self.by_selector: dict[tuple[str, str], Entry] = {}
+
+    def first_overlapping(self, name: str, selector: str | None) -> Entry | None:
+        """The earliest entry of ``name`` whose selector can hold together with ``selector``."""
+        if selector is None:
+            return self.any.get(name)
+        candidates = [e for e in (self.unconditional.get(name), self.by_selector.get((name, selector))) if e is not None]
+        return min(candidates, key=lambda e: e.start) if candidates else None
+
+    def add(self, name: str, entry: Entry) -> None:
+        self.any.setdefault(name, entry)
+        if entry.selector is None:
+            self.unconditional.setdefault(name, entry)
+        else:
+            self.by_selector.setdefault((name, entry.selector), entry)
 
 
 def conda_specs(env: Environment) -> Iterator[Finding]:
-    seen: dict[str, list[Entry]] = {}
-    strip_all = _strip_builds_fix(env)
+    seen = _FirstSeen()
+    builds = _pinned_builds(env)
+    strip_all = _strip_builds_fix(builds)
     for entry in env.conda:
-        parsed = parse_spec(entry.text)
+        parsed = entry.parsed
         invalid = invalid_reason(parsed)
         if invalid is not None:
             fixes = (Fix(invalid.fix_title or "Fix", (Edit(entry.start, entry.end, invalid.replacement),), True),) \
@@ -151,10 +175,10 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
             fixes = (Fix(odd.fix_title or "Fix", (Edit(entry.start, entry.end, odd.replacement.strip()),), True),) \
                 if odd.replacement else ()
             yield Finding("suspicious-spec", Severity.WARNING, odd.message, span_of(entry), fixes=fixes)
-        build = pinned_build(parsed)
-        if build is not None:
+        pinned = builds.get(id(entry))
+        if pinned is not None:
+            _, build, stripped = pinned
             build_fixes: list[Fix] = []
-            stripped = without_build(entry.text)
             if stripped:
                 build_fixes.append(Fix("Remove this build string", (Edit(entry.start, entry.end, stripped),)))
             if strip_all is not None:
@@ -168,9 +192,8 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
         name = parsed.name
         if name is None:
             continue
-        earlier = [e for e in seen.get(name, []) if _selectors_overlap(e.selector, entry.selector)]
-        if earlier:
-            first = earlier[0]
+        first = seen.first_overlapping(name, entry.selector)
+        if first is not None:
             yield Finding(
                 "duplicate-package", Severity.WARNING,
                 f"`{name}` is listed twice (`{first.text.strip()}` and `{entry.text.strip()}`); conda needs both "
@@ -179,17 +202,21 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
                 related=(Related(span_of(first), f"`{name}` is first listed here"),),
                 fixes=(Fix(f"Remove this `{name}` line", (line_removal(env, entry),)),),
             )
-        seen.setdefault(name, []).append(entry)
+        seen.add(name, entry)
 
 
-def _strip_builds_fix(env: Environment) -> Fix | None:
-    edits = []
+def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, str | None]]:
+    """For each entry (by id, in file order) that pins an exact build: the build, and the spec without it."""
+    found: dict[int, tuple[Entry, str, str | None]] = {}
     for entry in env.conda:
-        parsed = parse_spec(entry.text)
-        if parsed.error is None and pinned_build(parsed) is not None:
-            stripped = without_build(entry.text)
-            if stripped:
-                edits.append(Edit(entry.start, entry.end, stripped))
+        parsed = entry.parsed
+        if parsed.error is None and (build := pinned_build(parsed)) is not None:
+            found[id(entry)] = (entry, build, without_build(entry.text))
+    return found
+
+
+def _strip_builds_fix(builds: dict[int, tuple[Entry, str, str | None]]) -> Fix | None:
+    edits = [Edit(entry.start, entry.end, stripped) for entry, _, stripped in builds.values() if stripped]
     if not edits:
         return None
     return Fix("Remove all build strings (as `conda env export --no-builds`)", tuple(edits))
@@ -198,7 +225,7 @@ def _strip_builds_fix(env: Environment) -> Fix | None:
 def pip_section(env: Environment) -> Iterator[Finding]:
     if not env.pip:
         return
-    has_pip = any(parse_spec(e.text).name == "pip" for e in env.conda)
+    has_pip = any(e.parsed.name == "pip" for e in env.conda)
     if not has_pip:
         section = env.pip[0]
         yield Finding(

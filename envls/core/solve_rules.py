@@ -98,10 +98,10 @@ def _entry_for(env: Environment, package: SolvedPackage, family: str, platform: 
     """The line that brought the package in: the spec of the same name, else one of the same framework."""
     candidates = [e for e in env.conda if applies(e.selector, platform) is not False]
     for entry in candidates:
-        if parse_spec(entry.text).name == package.name:
+        if entry.parsed.name == package.name:
             return entry
     for entry in candidates:
-        name = parse_spec(entry.text).name
+        name = entry.parsed.name
         if name and family_of(name) == family and not name.endswith("-mutex"):
             return entry
     return None

@@ -10,64 +10,84 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 from rattler import MatchSpec
 
 _OPERATOR_CHARS = "<>=!~,|"
 _EXACT_SHORT = re.compile(r"^(?P<head>\s*[^\s=<>!~]+\s*)==\s*(?P<version>\d+(?:\.\d+)?)\s*$")
 _WILDCARD_AFTER_EQ = re.compile(r"^(?P<head>\s*[^\s=<>!~]+\s*=)(?P<version>[0-9][^=\s*]*?)(?P<star>\.?\*)\s*$")
-_RANGE_WILDCARD = re.compile(r"(?P<op>>=|<=|>|<|!=)\s*(?P<version>[0-9][^,|\s*]*?)\.\*")
+# The version stops at the next operator character: without that, `numpy>=1>=1>=1...` makes every `>=`
+# scan to the end of the line (quadratic).
+_RANGE_WILDCARD = re.compile(r"(?P<op>>=|<=|>|<|!=)\s*(?P<version>[0-9][^,|\s*<>=!~]*?)\.\*")
 _REVERSED_OPERATOR = re.compile(r"=>|=<")
 _BUILD_EXPORT = re.compile(r"^(?P<keep>\s*\S+?=[^=\s]+)=[^=\s]+\s*$")
 _BUILD_SPACED = re.compile(r"^(?P<name>\s*[^\s=<>!~]+)\s+(?P<version>[^\s=<>!~][^\s]*)\s+(?P<build>\S+)\s*$")
+_BUILD_GLOB = re.compile(r"[*?\[\]]")
+_VERSION_RANGE = re.compile(r"[*<>!,|~]")
+_INNER_SPACE = re.compile(r"\s")
+_WHITESPACE = re.compile(r"\s+")
 _MISSING_RANGE = re.compile(r"missing range specifier for '([^']*)'")
 
 
-@dataclass(frozen=True)
 class ParsedSpec:
-    """A conda dependency string as py-rattler reads it."""
+    """A conda dependency string as py-rattler reads it.
 
-    text: str
-    spec: MatchSpec | None
-    error: str | None
-    strict_error: str | None
+    Name, version and build are read from the MatchSpec once, when the spec is parsed; what strict
+    parsing says is only asked when a rule needs it (most specs never do).
+    """
 
-    @cached_property
-    def name(self) -> str | None:
-        if self.spec is None or self.spec.name is None:
-            return None
-        return str(self.spec.name.normalized)
+    __slots__ = ("text", "spec", "error", "name", "version", "build", "_strict", "_channel")
 
-    @cached_property
-    def version(self) -> str | None:
-        return str(self.spec.version) if self.spec is not None and self.spec.version is not None else None
+    def __init__(self, text: str, spec: MatchSpec | None, error: str | None) -> None:
+        self.text = text
+        self.spec = spec
+        self.error = error
+        self.name: str | None = None
+        self.version: str | None = None
+        self.build: str | None = None
+        if spec is not None:
+            name = spec.name
+            if name is not None:
+                self.name = str(name.normalized)
+            if spec.version is not None:
+                self.version = str(spec.version)
+            if spec.build is not None:
+                self.build = str(spec.build)
+        self._strict: tuple[str | None] | None = None
+        self._channel: tuple[str | None] | None = None
 
-    @cached_property
-    def build(self) -> str | None:
-        return str(self.spec.build) if self.spec is not None and self.spec.build is not None else None
+    @property
+    def strict_error(self) -> str | None:
+        """Why a strict parser (rattler, pixi) rejects the spec; None when it accepts it or conda does not."""
+        if self._strict is None:
+            error = None
+            if self.spec is not None:
+                try:
+                    MatchSpec(self.text, strict=True)
+                except Exception as err:
+                    error = _first_line(err)
+            self._strict = (error,)
+        return self._strict[0]
 
-    @cached_property
+    @property
     def channel(self) -> str | None:
-        if self.spec is None or self.spec.channel is None:
-            return None
-        channel = self.spec.channel
-        return str(channel.name) if channel.name and channel.name != "None" else str(channel.base_url)
+        if self._channel is None:
+            channel = self.spec.channel if self.spec is not None else None
+            if channel is None:
+                self._channel = (None,)
+            else:
+                self._channel = (str(channel.name) if channel.name and channel.name != "None" else str(channel.base_url),)
+        return self._channel[0]
 
 
 @functools.lru_cache(maxsize=65536)
 def parse_spec(text: str) -> ParsedSpec:
-    """Parse leniently (as conda does), and note what strict parsing says about it."""
+    """Parse leniently (as conda does); cached, so an unchanged line costs nothing on the next edit."""
     try:
         spec = MatchSpec(text, strict=False)
     except Exception as err:  # rattler raises its own exception types
-        return ParsedSpec(text, None, _first_line(err), None)
-    try:
-        MatchSpec(text, strict=True)
-        strict_error = None
-    except Exception as err:
-        strict_error = _first_line(err)
-    return ParsedSpec(text, spec, None, strict_error)
+        return ParsedSpec(text, None, _first_line(err))
+    return ParsedSpec(text, spec, None)
 
 
 def _first_line(err: Exception) -> str:
@@ -91,10 +111,10 @@ def invalid_reason(parsed: ParsedSpec) -> SpecIssue | None:
     text = parsed.text.strip()
     if _REVERSED_OPERATOR.search(text):
         return None  # conda accepts `=>` by accident; suspicious() explains it
-    bracket = re.search(r"\[([^\]=]*)\]\s*$", text)
-    if bracket and "=" not in bracket.group(1):
+    extras = _trailing_brackets(text)
+    if extras is not None:
         return SpecIssue(
-            f"`{text}` is no valid conda spec: conda brackets take key=value pairs, so `[{bracket.group(1)}]` "
+            f"`{text}` is no valid conda spec: conda brackets take key=value pairs, so `[{extras}]` "
             "is not pip-style extras; to select a build write `name=version=*cuda*` or `name[build=*cuda*]`"
         )
     quoted = re.search(r"""['"]""", text)
@@ -106,6 +126,33 @@ def invalid_reason(parsed: ParsedSpec) -> SpecIssue | None:
                 unquoted, f"Remove the quotes: `{unquoted}`",
             )
     return SpecIssue(f"`{text}` is no valid conda spec: {parsed.error}")
+
+
+def _trailing_brackets(text: str) -> str | None:
+    """What the first `[` of a trailing `[...]` holds when it has no `=` (pip-style extras), else None.
+
+    Code, not a pattern: a search for `\\[([^\\]=]*)\\]\\s*$` retries from every `[` of `x[[[[...`."""
+    body = text.rstrip()
+    if not body.endswith("]"):
+        return None
+    inner_end = len(body) - 1
+    stop = max(body.rfind("]", 0, inner_end), body.rfind("=", 0, inner_end))
+    opening = body.find("[", stop + 1, inner_end)
+    return body[opening + 1:inner_end] if opening >= 0 else None
+
+
+def _commas_tight(text: str) -> str:
+    """``text`` without whitespace around its commas (as `re.sub(r"\\s*,\\s*", ",")`, in linear time)."""
+    parts = text.split(",")
+    if len(parts) == 1:
+        return text
+    last = len(parts) - 1
+    return ",".join(p.rstrip() if i == 0 else p.lstrip() if i == last else p.strip() for i, p in enumerate(parts))
+
+
+def _space_before_operator(match: re.Match[str]) -> str:
+    after = match.string[match.end():match.end() + 1]
+    return "," if after and after in "<>=!~" else match.group(0)
 
 
 def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
@@ -149,7 +196,9 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
             f"parsers reject it; write `{match.group('op')}{match.group('version')}`",
             fixed, f"Write `{fixed.strip()}`",
         )
-    missing = _MISSING_RANGE.search(parsed.strict_error or "")
+    # A strict parse is only asked where its answer can matter: the space in `numpy 1.2` that strict
+    # parsers read as a missing operator.
+    missing = _MISSING_RANGE.search(parsed.strict_error or "") if _INNER_SPACE.search(text.strip()) else None
     if missing and not re.match(r"[0-9*]", missing.group(1)):
         token = missing.group(1)
         joined = re.sub(r"\s+", "", text.strip())
@@ -160,8 +209,8 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
         )
     build = parsed.build
     if build and build[0] in _OPERATOR_CHARS:
-        fixed = re.sub(r"\s+(?=[<>=!~])", ",", text.strip())
-        fixed = re.sub(r"\s*,\s*", ",", fixed)
+        fixed = _WHITESPACE.sub(_space_before_operator, text.strip())  # a lookahead pattern would be quadratic
+        fixed = _commas_tight(fixed)
         name = parsed.name or ""
         fixed = name + " " + fixed[len(name):].lstrip(" ,") if fixed.startswith(name) else fixed
         return SpecIssue(
@@ -175,9 +224,9 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
 def pinned_build(parsed: ParsedSpec) -> str | None:
     """The exact build string a spec pins (as `conda env export` writes), or None."""
     build, version = parsed.build, parsed.version
-    if not build or any(ch in build for ch in "*?[]") or build[0] in _OPERATOR_CHARS:
+    if not build or _BUILD_GLOB.search(build) or build[0] in _OPERATOR_CHARS:
         return None
-    if not version or "*" in version or any(op in version for op in "<>!,|~"):
+    if not version or _VERSION_RANGE.search(version):
         return None  # `pytorch=*=cuda` asks for a build by name; channel data checks that it exists
     return build
 

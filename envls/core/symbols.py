@@ -22,6 +22,9 @@ class Symbol:
     children: list[Symbol] = field(default_factory=list)
 
 
+MAX_ITEMS = 2_000  # entries of one list in the outline; the rest are one symbol
+
+
 def _leaf(name: str, kind: str, node: Node, detail: str = "") -> Symbol:
     return Symbol(name or "?", kind, node.start, node.end, node.start, node.end, detail)
 
@@ -46,15 +49,19 @@ def outline(env: Environment) -> list[Symbol]:
                         Symbol(k.value, "variable", k.start, max(k.end, v.end), k.start, k.end,
                                v.value if v.kind == "scalar" else ""))
         elif value.kind == "seq":
-            symbol.children = _items(key.value, value)
-            symbol.detail = f"{len(symbol.children)} entries"
+            symbol.children = _items(key.value, value, MAX_ITEMS)
+            symbol.detail = f"{len(value.items)} entries"
+            if len(value.items) > MAX_ITEMS:  # an outline of 100,000 packages serves nobody, and costs seconds
+                rest = value.items[MAX_ITEMS].resolved()
+                symbol.children.append(Symbol(f"{len(value.items) - MAX_ITEMS:,} more entries", "value",
+                                              rest.start, value.end, rest.start, rest.end))
         symbols.append(symbol)
     return symbols
 
 
-def _items(section: str, seq: Node) -> list[Symbol]:
-    children = []
-    for item in seq.items:
+def _items(section: str, seq: Node, limit: int) -> list[Symbol]:
+    children: list[Symbol] = []
+    for item in seq.items[:limit]:
         item = item.resolved()
         if item.kind == "scalar":
             if section == "dependencies":

@@ -68,15 +68,24 @@ class LineIndex:
         if line >= len(self.line_starts):
             return len(self.text)
         start, end = self.line_span(line)
-        segment = self.text[start:end]
-        if encoding == "utf-32" or segment.isascii():
-            return start + max(0, min(column, len(segment)))
-        units = 0
-        for i, ch in enumerate(segment):
-            if units >= column:
-                return start + i
-            units += _char_units(ch, encoding)
-        return end
+        return start + column_offset(self.text[start:end], column, encoding)
+
+
+def column_offset(segment: str, column: int, encoding: Encoding = "utf-32") -> int:
+    """The code-point index in ``segment`` (one line) of ``column`` given in ``encoding`` units; clamped."""
+    if encoding == "utf-32" or segment.isascii():
+        return max(0, min(column, len(segment)))
+    units = 0
+    for i, ch in enumerate(segment):
+        if units >= column:
+            return i
+        units += _char_units(ch, encoding)
+    return len(segment)
+
+
+def line_breaks(text: str, start: int = 0, end: int | None = None) -> list[int]:
+    """The offsets just after each LSP line break in ``text[start:end]`` (absolute offsets)."""
+    return [m.end() for m in _LINE_BREAK.finditer(text, start, len(text) if end is None else end)]
 
 
 def _char_units(ch: str, encoding: Encoding) -> int:

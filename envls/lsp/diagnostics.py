@@ -15,7 +15,6 @@ from typing import Any
 from lsprotocol import types
 
 from envls.channels.facts import spec_names
-from envls.lsp import convert
 from envls.lsp.state import EnvlsServer
 
 log = logging.getLogger(__name__)
@@ -24,10 +23,16 @@ log = logging.getLogger(__name__)
 def schedule(server: EnvlsServer, uri: str, force: bool = False) -> None:
     """(Re)start the analysis and publication for ``uri``, then the channel stage when it needs data."""
     previous = server.pending.get(uri)
-    if previous is not None and not previous.done():
+    burst = previous is not None and not previous.done()
+    if previous is not None and burst:
         previous.cancel()
-    server.pending[uri] = asyncio.ensure_future(_publish(server, uri, force))
+    # A lone edit is analysed at once; an edit that arrives while the previous one is still being analysed
+    # is part of a burst (typing fast, a formatter, a paste as many edits) and waits for the burst to pause,
+    # so that the worker analyses the last version instead of every one in between.
+    server.pending[uri] = asyncio.ensure_future(_publish(server, uri, force, BURST_DELAY if burst else 0.0))
 
+
+BURST_DELAY = 0.03  # seconds
 
 _PROGRESS_AFTER = 0.4  # seconds: loads faster than this show no progress
 # Loading new channel data waits for typing to pause, so that `bioconda` typed letter by letter
@@ -98,11 +103,11 @@ async def _with_progress(server: EnvlsServer, task: asyncio.Future[Any]) -> None
         progress.end(token, types.WorkDoneProgressEnd(message="Data loaded"))
 
 
-async def _publish(server: EnvlsServer, uri: str, force: bool = False) -> None:
+async def _publish(server: EnvlsServer, uri: str, force: bool = False, delay: float = 0.0) -> None:
     """Publish the current version's diagnostics; unchanged ones are not sent again unless ``force``
     (open and save always publish)."""
     try:
-        await asyncio.sleep(0)  # let a burst of changes that are already read coalesce
+        await asyncio.sleep(delay)  # let a burst of changes that are already read coalesce
         if not server.is_environment(uri):
             # No longer (or never) an environment file: clear whatever was shown for it.
             if uri in server.published:
@@ -115,7 +120,7 @@ async def _publish(server: EnvlsServer, uri: str, force: bool = False) -> None:
         if snap is None:
             return  # a newer version is on its way
         if not server.pull_diagnostics:
-            diags = convert.diagnostics(snap.analysis.findings, snap.analysis.document.index, server.encoding, uri)
+            diags = snap.diagnostics
             if force or server.published.get(uri) != (snap.version, diags):
                 server.text_document_publish_diagnostics(
                     types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=snap.version)
@@ -184,13 +189,17 @@ async def pull(server: EnvlsServer, params: types.DocumentDiagnosticParams) -> t
     uri = params.text_document.uri
     if not server.is_environment(uri):
         return types.RelatedFullDocumentDiagnosticReport(items=[])
-    snap = await server.snapshot_async(uri)
+    snap = None
+    for _ in range(3):  # the document may move on while it is analysed: report its newest version
+        snap = await server.snapshot_async(uri)
+        if snap is not None:
+            break
     if snap is None:
-        snap = server.snapshot(uri)
+        log.info("diagnostics for %s answered empty: the document kept changing while it was analysed", uri)
+        return types.RelatedFullDocumentDiagnosticReport(items=[])
     result_id = f"{server.generation}:{snap.version}" if snap.version is not None else None
     if result_id is not None and params.previous_result_id == result_id:
         return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
-    index = snap.analysis.document.index
     return types.RelatedFullDocumentDiagnosticReport(
-        items=convert.diagnostics(snap.analysis.findings, index, server.encoding, uri), result_id=result_id
+        items=snap.diagnostics, result_id=result_id
     )

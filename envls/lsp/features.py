@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from lsprotocol import types
 
@@ -19,7 +20,7 @@ from envls.core.environment import environment_of
 from envls.core.pip_assist import complete_pip, hover_pip, requirement_name_at
 from envls.core.pip_facts import IndexFacts
 from envls.lsp import convert
-from envls.lsp.state import EnvlsServer
+from envls.lsp.state import EnvlsServer, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,42 @@ _SYMBOL_KINDS = {
     "variable": types.SymbolKind.Variable,
     "value": types.SymbolKind.String,
 }
+
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+def document_request(empty: Any, in_worker: bool = False) -> Callable[[Callable[[EnvlsServer, P, Snapshot], Any]],
+                                             Callable[[EnvlsServer, P], Awaitable[Any]]]:
+    """Make a handler of a request about one document: the event loop only routes. The wrapper awaits
+    the worker's analysis of the document's current version and calls ``handler(server, params,
+    snapshot)``; for a file that is no environment file, or a document that changed meanwhile, it
+    answers ``empty`` (the latter with a log line). ``in_worker`` runs a handler that only reads the snapshot
+    in the worker as well (one that starts background loads of the session stays on the loop: hover)."""
+
+    def wrap(handler: Callable[[EnvlsServer, P, Snapshot], Any]) -> Callable[[EnvlsServer, P], Awaitable[Any]]:
+        async def run(server: EnvlsServer, params: P) -> Any:
+            uri = params.text_document.uri  # type: ignore[attr-defined]
+            if not server.is_environment(uri):
+                return empty
+            snap = await server.snapshot_async(uri)
+            if snap is None:
+                log.info("%s for %s answered empty: the document changed while it was analysed",
+                         handler.__name__, uri)
+                return empty
+            if asyncio.iscoroutinefunction(handler):
+                return await handler(server, params, snap)
+            if in_worker:  # pure over the snapshot, and O(document): in the worker, off the event loop
+                return await asyncio.get_running_loop().run_in_executor(server.analysis_pool, handler, server,
+                                                                        params, snap)
+            return handler(server, params, snap)
+
+        run.__name__ = run.__qualname__ = handler.__name__
+        run.__doc__ = handler.__doc__
+        return run
+
+    return wrap
 
 
 _COMPLETION_WAIT = 1.0  # seconds a completion may wait for channel data that is not loaded yet
@@ -78,11 +115,9 @@ async def _index_for_completion(server: EnvlsServer, uri: str, document: Any, of
         return service.cached(env, files)
 
 
-async def completion(server: EnvlsServer, params: types.CompletionParams) -> types.CompletionList | None:
+@document_request(None)
+async def completion(server: EnvlsServer, params: types.CompletionParams, snap: Snapshot) -> types.CompletionList | None:
     uri = params.text_document.uri
-    if not server.is_environment(uri):
-        return None
-    snap = server.snapshot(uri)
     document = snap.analysis.document
     encoding = server.encoding
     offset = convert.offset(document.index, params.position, encoding)
@@ -111,10 +146,8 @@ async def completion(server: EnvlsServer, params: types.CompletionParams) -> typ
     return types.CompletionList(is_incomplete=len(candidates) >= core_completion.MAX_NAMES, items=items)
 
 
-def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
-    if not server.is_environment(params.text_document.uri):
-        return None
-    snap = server.snapshot(params.text_document.uri)
+@document_request(None)
+def hover(server: EnvlsServer, params: types.HoverParams, snap: Snapshot) -> types.Hover | None:
     index = snap.analysis.document.index
     offset = convert.offset(index, params.position, server.encoding)
     env = snap.analysis.environment
@@ -134,14 +167,16 @@ def hover(server: EnvlsServer, params: types.HoverParams) -> types.Hover | None:
     )
 
 
-def code_actions(server: EnvlsServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+async def code_actions(server: EnvlsServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     only = params.context.only
     if only and not any(str(kind).startswith(str(types.CodeActionKind.QuickFix)) for kind in only):
         return None
+    return await _quick_fixes(server, params)
+
+
+@document_request(None, in_worker=True)
+def _quick_fixes(server: EnvlsServer, params: types.CodeActionParams, snap: Snapshot) -> list[types.CodeAction]:
     uri = params.text_document.uri
-    if not server.is_environment(uri):
-        return None
-    snap = server.snapshot(uri)
     index = snap.analysis.document.index
     start = convert.offset(index, params.range.start, server.encoding)
     end = convert.offset(index, params.range.end, server.encoding)
@@ -159,10 +194,9 @@ def code_actions(server: EnvlsServer, params: types.CodeActionParams) -> list[ty
     return actions
 
 
-def document_symbols(server: EnvlsServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-    if not server.is_environment(params.text_document.uri):
-        return []
-    snap = server.snapshot(params.text_document.uri)
+@document_request([], in_worker=True)
+def document_symbols(server: EnvlsServer, params: types.DocumentSymbolParams,
+                     snap: Snapshot) -> list[types.DocumentSymbol]:
     index = snap.analysis.document.index
 
     def convert_symbol(symbol: core_symbols.Symbol) -> types.DocumentSymbol:

@@ -9,17 +9,16 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from envls.lsp import commands
-from envls.lsp.state import EnvlsServer
+from envls.lsp.features import document_request
+from envls.lsp.state import EnvlsServer, Snapshot
 from envls.session import described_target
 
 
-def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
+def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams,
+                        snap: Snapshot) -> list[types.CodeLens] | None:
     uri = params.text_document.uri
     path = to_fs_path(uri)
-    if not path or not server.is_environment(uri):
-        return None
-    snap = server.snapshot(uri)
-    if snap.analysis.document.top is None:
+    if not path or snap.analysis.document.top is None:
         return None
     where = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
     # From the snapshot and the session's lookup of installed environments: no disk scan per request.
@@ -37,18 +36,18 @@ def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams) -> li
     ]
 
 
-def code_lenses(server: EnvlsServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
-    lenses = _environment_lenses(server, params)
+@document_request(None)
+def code_lenses(server: EnvlsServer, params: types.CodeLensParams, snap: Snapshot) -> list[types.CodeLens] | None:
+    lenses = _environment_lenses(server, params, snap)
     if lenses is None:
         return None
-    return [*lenses, *_solve_lenses(server, params.text_document.uri)]
+    return [*lenses, *_solve_lenses(server, params.text_document.uri, snap)]
 
 
-def _solve_lenses(server: EnvlsServer, uri: str) -> list[types.CodeLens]:
+def _solve_lenses(server: EnvlsServer, uri: str, snap: Snapshot) -> list[types.CodeLens]:
     """"Solves for linux-64: 87 packages, 1.2 GB to download" per platform, on the `dependencies:` key."""
     from envls.core.solve_summary import lens_title
 
-    snap = server.snapshot(uri)
     env = snap.analysis.environment
     if env.dependencies_key is None:
         return []

@@ -9,12 +9,15 @@ import asyncio
 import gc
 import logging
 import os
+import sys
 from typing import Any
 
 from lsprotocol import types
+from pygls.workspace import Workspace
 
 from envls.compat import pygls as compat_pygls
 from envls.lsp import commands, diagnostics, features, lenses
+from envls.lsp.documents import EnvlsWorkspace
 from envls.lsp.invalidation import invalidate
 from envls.lsp.logs import ClientLogHandler
 from envls.lsp.state import EnvlsServer
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def _on_initialize(server: EnvlsServer, params: types.InitializeParams) -> None:
+    if type(server.workspace) is Workspace:
+        server.workspace.__class__ = EnvlsWorkspace  # incremental edits in proportion to the change
     server.apply_settings(parse_settings(params.initialization_options, server.settings))
     client = params.client_info.name if params.client_info else "an unnamed client"
     log.info("envls %s serving %s (positions in %s)", server.version, client, server.encoding)
@@ -178,4 +183,7 @@ def serve() -> None:
     # full passes, which otherwise cost 20-50 ms on an edit now and then.
     gc.collect()
     gc.freeze()
+    # A thread that wants the interpreter gets it within 1 ms (default 5): the event loop and the analysis
+    # of a small document are not held up for long by the analysis of a large one in another worker.
+    sys.setswitchinterval(0.001)
     server.start_io()

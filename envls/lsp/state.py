@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,11 +17,15 @@ from envls.channels.service import ChannelService
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.files import is_environment_file
 from envls.core.text import Encoding
+from envls.gc_pause import gc_paused
+from envls.lsp.convert import diagnostics as diagnostics_of
 from envls.lsp.convert import encoding_of
 from envls.session import Session
 from envls.settings import Settings
 
 log = logging.getLogger(__name__)
+
+ANALYSIS_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Snapshot:
     uri: str
     version: int | None
     analysis: Analysis
+    diagnostics: list[types.Diagnostic]  # the findings in LSP terms, converted in the worker too
 
 
 class EnvlsServer(LanguageServer):
@@ -41,9 +47,13 @@ class EnvlsServer(LanguageServer):
         self.snapshots: dict[str, Snapshot] = {}
         self.generation = 0  # bumped when settings change, so cached results are not reused
         self.pending: dict[str, asyncio.Task[None]] = {}
-        # One worker: analyses queue behind each other, and a queued one that is
-        # superseded by a newer edit is cancelled before it starts.
-        self.analysis_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envls-analysis")
+        # Analyses run in worker threads, never on the event loop. Several workers: a 100,000-line document
+        # being analysed does not hold up another document's diagnostics. A queued analysis that a newer
+        # edit supersedes is cancelled before it starts.
+        self.analysis_pool = ThreadPoolExecutor(max_workers=ANALYSIS_WORKERS, thread_name_prefix="envls-analysis")
+        self.inflight: dict[str, tuple[tuple[int | None, int],
+                                       asyncio.Future[tuple[Analysis, list[types.Diagnostic]]]]] = {}
+        self.running: dict[str, concurrent.futures.Future[tuple[Analysis, list[types.Diagnostic]]]] = {}
         self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
@@ -85,37 +95,69 @@ class EnvlsServer(LanguageServer):
     def _analyze(self, uri: str, text: str) -> Analysis:
         """Fast stages, then the channel, CUDA and drift stages from what the session has at hand."""
         options: AnalysisOptions = self.settings.analysis_options()
-        analysis = analyze(text, options)
-        return self.session.enrich(analysis, self.root_dir(uri), options)
-
-    def snapshot(self, uri: str) -> Snapshot:
-        """The analysis of the document's current version, computed now if it is not cached."""
-        doc = self.workspace.get_text_document(uri)
-        cached = self.snapshots.get(uri)
-        if cached is not None and cached.version == doc.version and doc.version is not None:
-            return cached
-        try:
-            text = doc.source
-        except OSError:  # neither open nor on disk: an empty document
-            text = ""
-        snap = Snapshot(uri, doc.version, self._analyze(uri, text))
-        self.snapshots[uri] = snap
-        return snap
+        with gc_paused():
+            analysis = analyze(text, options)
+            return self.session.enrich(analysis, self.root_dir(uri), options)
 
     async def snapshot_async(self, uri: str) -> Snapshot | None:
-        """Like snapshot(), with the analysis in the worker thread; None if the document moved on."""
+        """The analysis of the document's current version, made in a worker thread (never on the event
+        loop); None when the document moved on before it was done.
+
+        Every waiter for one version shares one analysis (shielded: a waiter that gives up does not cancel
+        it for the others); a newer version cancels the older one's analysis if it has not started yet, and
+        waits for it if it has: one document never has two analyses running (they would only slow each
+        other down, and every other document with them).
+        """
         doc = self.workspace.get_text_document(uri)
         version, text = doc.version, doc.source
         cached = self.snapshots.get(uri)
         if cached is not None and cached.version == version and version is not None:
             return cached
-        loop = asyncio.get_running_loop()
-        analysis = await loop.run_in_executor(self.analysis_pool, self._analyze, uri, text)
-        if self.workspace.get_text_document(uri).version != version:
+        generation = self.generation
+        key = (version, generation)
+        inflight = self.inflight.get(uri)
+        if inflight is None or inflight[0] != key or version is None:
+            if inflight is not None and version is not None:
+                inflight[1].cancel()  # a queued analysis of an older version is not wanted any more
+            future: asyncio.Future[tuple[Analysis, list[types.Diagnostic]]] = asyncio.ensure_future(
+                self._analysis_after_running(uri, text, self.encoding))
+            inflight = (key, future)
+            self.inflight[uri] = inflight
+            future.add_done_callback(lambda done: self._analysed(uri, done))
+        future = inflight[1]
+        try:
+            analysis, diagnostics = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            if future.cancelled() and not (cancelling is not None and cancelling()):
+                return None  # superseded by a newer version, not cancelled ourselves
+            raise
+        if self.workspace.get_text_document(uri).version != version or self.generation != generation:
             return None
-        snap = Snapshot(uri, version, analysis)
+        snap = Snapshot(uri, version, analysis, diagnostics)
         self.snapshots[uri] = snap
         return snap
+
+    async def _analysis_after_running(self, uri: str, text: str,
+                                      encoding: Encoding) -> tuple[Analysis, list[types.Diagnostic]]:
+        running = self.running.get(uri)
+        if running is not None and not running.done():
+            await asyncio.wait([asyncio.wrap_future(running)])
+        work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding)
+        self.running[uri] = work
+        return await asyncio.wrap_future(work)  # cancelled while queued: cancelled in the pool too
+
+    def _analyze_and_convert(self, uri: str, text: str, encoding: Encoding) -> tuple[Analysis, list[types.Diagnostic]]:
+        analysis = self._analyze(uri, text)
+        return analysis, diagnostics_of(analysis.findings, analysis.document.index, encoding, uri)
+
+    def _analysed(self, uri: str, done: asyncio.Future[tuple[Analysis, list[types.Diagnostic]]]) -> None:
+        inflight = self.inflight.get(uri)
+        if inflight is not None and inflight[1] is done:
+            del self.inflight[uri]
+        if not done.cancelled():
+            done.exception()  # retrieved: the waiters see and log it
 
     def apply_settings(self, settings: Settings) -> None:
         if settings.session_options() != self.session.options:
@@ -134,6 +176,10 @@ class EnvlsServer(LanguageServer):
         solving = self.solve_tasks.pop(uri, None)
         if solving is not None:
             solving[1].cancel()
+        inflight = self.inflight.pop(uri, None)
+        if inflight is not None:
+            inflight[1].cancel()
+        self.running.pop(uri, None)
 
     def show_problems(self, problems: tuple[str, ...]) -> None:
         for problem in problems:
