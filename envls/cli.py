@@ -14,9 +14,11 @@ from pathlib import Path
 from envls import __version__
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.environment import Environment
-from envls.core.files import decode, is_environment_file, is_yaml_name
+from envls.core.files import decode, is_environment_file, is_environment_name, is_yaml_name, text_encoding
 from envls.core.findings import Finding, Severity, Span
 from envls.core.solve_facts import SolveFacts
+from envls.core.text import LineIndex
+from envls.host.readfile import DOCUMENT_MAX_BYTES, Refused, read_bytes
 from envls.session import Session, SessionOptions, solve_default
 from envls.solve.service import SolveUnavailable
 
@@ -86,9 +88,20 @@ async def _load_and_solve(session: Session, env: Environment, root: Path) -> Sol
         return None
 
 
+def _refused(reason: str) -> tuple[None, list[Finding]]:
+    """A file that is not read (a FIFO, a device, too large): one finding at its start, and nothing else."""
+    return None, [Finding("file-refused", Severity.ERROR, reason, Span(0, 0))]
+
+
 def _check_file(path: str, options: AnalysisOptions, explicit: bool,
-                session: Session) -> tuple[Analysis, list[Finding]] | None:
-    data = Path(path).read_bytes()
+                session: Session) -> tuple[Analysis | None, list[Finding]] | None:
+    """The file's analysis and findings; no analysis when the file was refused (then one finding says why)."""
+    try:
+        data = read_bytes(path, max_bytes=DOCUMENT_MAX_BYTES)
+    except Refused as err:
+        if not explicit and not is_environment_name(path):
+            return None
+        return _refused(err.reason)
     text, bad_offset = decode(data)
     if not explicit and not is_environment_file(path, text):
         return None
@@ -104,7 +117,7 @@ def _check_file(path: str, options: AnalysisOptions, explicit: bool,
     findings = list(analysis.findings)
     if bad_offset is not None:
         findings.insert(0, Finding("yaml-syntax", Severity.ERROR,
-                                   "the file is not valid UTF-8 text: conda cannot read it",
+                                   f"the file is not valid {text_encoding(data)} text: conda cannot read it",
                                    Span(bad_offset, bad_offset + 1)))
     return analysis, findings
 
@@ -128,6 +141,8 @@ def check(args: argparse.Namespace) -> int:
         if result is None:
             continue
         analysis, findings = result
+        unreadable = unreadable or analysis is None
+        index = analysis.document.index if analysis is not None else LineIndex("")
         for finding in findings:
             worst = finding.severity if worst is None else min(worst, finding.severity)
         if args.format == "json":
@@ -135,11 +150,11 @@ def check(args: argparse.Namespace) -> int:
 
             from envls.lsp.convert import diagnostics
 
-            diags = diagnostics(findings, analysis.document.index, "utf-16", Path(path).resolve().as_uri())
+            diags = diagnostics(findings, index, "utf-16", Path(path).resolve().as_uri())
             report.append({"path": path, "diagnostics": converters.get_converter().unstructure(diags)})
         else:
             for finding in findings:
-                pos = analysis.document.index.position(finding.span.start)
+                pos = index.position(finding.span.start)
                 message = finding.message.replace("\n", " ")
                 sys.stdout.write(f"{path}:{pos.line + 1}:{pos.column + 1}: {finding.severity.label} {finding.code} {message}\n")
     if args.format == "json":
