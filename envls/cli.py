@@ -173,8 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("envls").setLevel(args.log_level.upper())
         from envls.lsp.server import serve
 
-        serve()
-        return 0
+        return serve()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="envls: %(levelname)s %(message)s")
     code = check(args)
     sys.stdout.flush()

@@ -141,8 +141,10 @@ def history_specs(prefix: Path) -> list[str]:
     """The specs earlier revisions asked for (`# update specs: [...]` lines), newest last."""
     import ast
 
-    try:
-        text = (prefix / "conda-meta" / "history").read_text(encoding="utf-8")
+    from envls.host.readfile import read_bytes
+
+    try:  # guarded: the prefix comes from the file, and its history may be a FIFO or a symlink to a device
+        text = read_bytes(prefix / "conda-meta" / "history", max_bytes=16 << 20).decode("utf-8", errors="replace")
     except OSError:
         return []
     specs: list[str] = []

@@ -15,6 +15,7 @@ from lsprotocol import types
 
 from envls.lsp import commands, diagnostics, features, lenses
 from envls.lsp.logs import ClientLogHandler
+from envls.lsp.protocol import EnvlsProtocol
 from envls.lsp.settings import parse_settings
 from envls.lsp.state import EnvlsServer
 
@@ -182,11 +183,13 @@ def create_server() -> EnvlsServer:
     return server
 
 
-def serve() -> None:
-    """Run the server on stdin/stdout until the client says exit."""
+def serve() -> int:
+    """Run the server on stdin/stdout until the client says exit; the exit status (1 without `shutdown`)."""
     server = create_server()
     # Everything imported so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise cost 20-50 ms on an edit now and then.
     gc.collect()
     gc.freeze()
     server.start_io()
+    protocol = server.protocol
+    return protocol.exit_code if isinstance(protocol, EnvlsProtocol) else 0
