@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="skip the checks that need channel data (also ENVLS_CHANNEL_CHECKS=0)")
     check.add_argument("--no-solve", action="store_true",
                        help="do not solve the environment for its platforms (also ENVLS_SOLVE=0)")
+    check.add_argument("--expand-environment-variables", action="store_true",
+                       help="fill ${VAR} in the index URLs of a pip section from this environment, as pip does "
+                            "(off by default: a checked file could send a CI secret to a URL it names)")
     return parser
 
 
@@ -71,7 +74,8 @@ def _session(args: argparse.Namespace) -> Session:
 
     options = SessionOptions(channel_checks=not args.no_channels and channel_checks_default(),
                              platforms=tuple(args.platform), cuda_version=args.cuda_version or "",
-                             solve=not args.no_solve and solve_default())
+                             solve=not args.no_solve and solve_default(),
+                             expand_environment_variables=args.expand_environment_variables)
     session = Session(options)
     if not options.cuda_version:
         session.cuda_probe.start()

@@ -35,6 +35,7 @@ class Settings:
     conda_path: str = ""
     solve: bool = field(default_factory=lambda: solve_default())
     solve_timeout: float = field(default_factory=lambda: solve_timeout_default())
+    expand_environment_variables: bool = False
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def analysis_options(self) -> AnalysisOptions:
@@ -45,7 +46,7 @@ class Settings:
             channel_checks=self.channel_checks, platforms=self.platforms, trusted=self.trusted,
             cache_dir=self.cache_dir, channel_refresh_hours=self.channel_refresh_hours,
             cuda_version=self.cuda_version, conda_path=self.conda_path, solve=self.solve,
-            solve_timeout=self.solve_timeout,
+            solve_timeout=self.solve_timeout, expand_environment_variables=self.expand_environment_variables,
         )
 
 
@@ -57,8 +58,9 @@ def channel_checks_default(environ: dict[str, str] | None = None) -> bool:
 
 _ALIASES = {"logLevel": "log_level", "disabledCodes": "disable", "channelChecks": "channel_checks",
             "channelRefreshHours": "channel_refresh_hours", "cacheDir": "cache_dir", "cudaVersion": "cuda_version",
-            "condaPath": "conda_path", "solveTimeout": "solve_timeout"}
-_BOOLS = ("trusted", "channel_checks", "solve")
+            "condaPath": "conda_path", "solveTimeout": "solve_timeout",
+            "expandEnvironmentVariables": "expand_environment_variables"}
+_BOOLS = ("trusted", "channel_checks", "solve", "expand_environment_variables")
 
 
 def parse_settings(raw: Any, base: Settings | None = None) -> Settings:
