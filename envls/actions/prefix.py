@@ -211,13 +211,25 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path, onerror=retry)
 
 
-def remove_prefix(prefix: Path, environments_txt: Path | None, settle: float = 0.2) -> bool:
-    """Remove a half-made prefix and its registration (blocking: run it in a thread); True when gone."""
+def _empty(folder: Path) -> None:
+    for child in list(folder.iterdir()):
+        if child.is_symlink() or not child.is_dir():
+            child.unlink()
+        else:
+            _rmtree(child)
+
+
+def remove_prefix(prefix: Path, environments_txt: Path | None, settle: float = 0.2, keep_folder: bool = False) -> bool:
+    """Remove a half-made prefix and its registration (blocking: run it in a thread); True when gone.
+    ``keep_folder``: the folder was there (empty) before the action: only what the action put in it goes."""
     unregister(prefix, environments_txt)
+    keep = keep_folder and prefix.is_dir() and not prefix.is_symlink()
     for _ in range(3):
         if os.path.lexists(prefix):
             try:
-                if prefix.is_symlink() or not prefix.is_dir():
+                if keep:
+                    _empty(prefix)
+                elif prefix.is_symlink() or not prefix.is_dir():
                     prefix.unlink()
                 else:
                     _rmtree(prefix)
@@ -225,7 +237,9 @@ def remove_prefix(prefix: Path, environments_txt: Path | None, settle: float = 0
                 log.warning("removing %s failed: %s", prefix, err)
         # An installer thread that was just cancelled may still be finishing one file: look again.
         time.sleep(settle)
-        if not os.path.lexists(prefix):
+        if keep and prefix.is_dir() and not any(prefix.iterdir()):
+            return True
+        if not keep and not os.path.lexists(prefix):
             return True
     log.warning("could not remove %s", prefix)
     return False
