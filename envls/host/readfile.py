@@ -108,10 +108,18 @@ def _pseudo(path: str) -> bool:
     return os.name != "nt" and any(path == root or path.startswith(root + "/") for root in _PSEUDO_ROOTS)
 
 
-def check_regular(path: str) -> os.stat_result:
-    """The file's status when it is a regular file envls may read; Refused or another OSError otherwise."""
+def check_regular(path: str, given: str | None = None) -> os.stat_result:
+    """The file's status when it is a regular file envls may read; Refused or another OSError otherwise.
+
+    ``path`` is resolved; ``given`` is the path as named. The kernel follows the given path too, since
+    the "magic" links of /proc (`/dev/stdin` -> `/proc/self/fd/0` -> `pipe:[…]`) resolve to no path at all."""
     if _pseudo(path):
         raise Refused(path, f"{path} is a system file, not a file of the project: envls does not read it")
+    if given is not None and given != path:
+        with contextlib.suppress(FileNotFoundError):
+            kind = kind_of(os.stat(given).st_mode)
+            if kind is not None:
+                raise Refused(given, f"{given} is {kind}, not a regular file: envls does not read it")
     status = os.stat(path)
     kind = kind_of(status.st_mode)
     if kind is not None:
@@ -124,7 +132,7 @@ def open_regular(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary stream of the regular file at ``path`` (resolved): Refused for anything else, and
     FileNotFoundError (or another OSError) as open() raises them. The stream never blocks on open."""
     real = resolve(path)
-    check_regular(real)
+    check_regular(real, os.path.abspath(path))
     fd = os.open(real, _OPEN_FLAGS)
     try:
         kind = kind_of(os.fstat(fd).st_mode)
@@ -184,7 +192,7 @@ def read_file(path: str | os.PathLike[str], *, within: str | os.PathLike[str] | 
         return ReadResult(real, refused=f"{real} is outside the environment file's folder", outside=True)
     if folders:
         try:
-            if stat.S_ISDIR(os.stat(real).st_mode) and not _pseudo(real):
+            if stat.S_ISDIR(os.stat(path).st_mode) and not _pseudo(real):
                 return ReadResult(real, outside=outside, is_dir=True)
         except FileNotFoundError:
             return ReadResult(real, missing=True, outside=outside)
