@@ -16,10 +16,12 @@ from envls import __version__
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.codes import CODES
 from envls.core.environment import Environment
-from envls.core.files import decode, is_environment_file, is_yaml_name
+from envls.core.files import decode, is_environment_file, is_environment_name, is_yaml_name, text_encoding
 from envls.core.findings import Finding, Severity, Span
 from envls.core.solve_facts import SolveFacts
+from envls.core.text import LineIndex
 from envls.gc_pause import gc_paused
+from envls.host.readfile import DOCUMENT_MAX_BYTES, Refused, read_bytes
 from envls.session import Session, SessionOptions, channel_checks_default, solve_default
 from envls.solve.service import SolveUnavailable
 
@@ -65,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="skip the checks that need channel data (also ENVLS_CHANNEL_CHECKS=0)")
     check.add_argument("--no-solve", action="store_true",
                        help="do not solve the environment for its platforms (also ENVLS_SOLVE=0)")
+    check.add_argument("--expand-environment-variables", action="store_true",
+                       help="fill ${VAR} in the index URLs of a pip section from this environment, as pip does "
+                            "(off by default: a checked file could send a CI secret to a URL it names)")
     return parser
 
 
@@ -94,7 +99,8 @@ def find_files(paths: Sequence[str]) -> Iterator[tuple[str, str | None]]:
 def _session(args: argparse.Namespace) -> Session:
     options = SessionOptions(channel_checks=not args.no_channels and channel_checks_default(),
                              platforms=tuple(args.platform), cuda_version=args.cuda_version or "",
-                             solve=not args.no_solve and solve_default())
+                             solve=not args.no_solve and solve_default(),
+                             expand_environment_variables=args.expand_environment_variables)
     session = Session(options)
     if not options.cuda_version:
         session.cuda_probe.start()
@@ -111,9 +117,20 @@ async def _load_and_solve(session: Session, env: Environment, root: Path) -> Sol
         return None
 
 
+def _refused(reason: str) -> tuple[None, list[Finding]]:
+    """A file that is not read (a FIFO, a device, too large): one finding at its start, and nothing else."""
+    return None, [Finding("file-refused", Severity.ERROR, reason, Span(0, 0))]
+
+
 async def _check_file(path: str, options: AnalysisOptions, explicit: bool,
-                      session: Session) -> tuple[Analysis, list[Finding]] | None:
-    data = Path(path).read_bytes()
+                      session: Session) -> tuple[Analysis | None, list[Finding]] | None:
+    """The file's analysis and findings; no analysis when the file was refused (then one finding says why)."""
+    try:
+        data = read_bytes(path, max_bytes=DOCUMENT_MAX_BYTES)
+    except Refused as err:
+        if not explicit and not is_environment_name(path):
+            return None
+        return _refused(err.reason)
     text, bad_offset = decode(data)
     if not explicit and not is_environment_file(path, text):
         return None
@@ -129,7 +146,7 @@ async def _check_file(path: str, options: AnalysisOptions, explicit: bool,
     findings = list(analysis.findings)
     if bad_offset is not None:
         findings.insert(0, Finding("yaml-syntax", Severity.ERROR,
-                                   "the file is not valid UTF-8 text: conda cannot read it",
+                                   f"the file is not valid {text_encoding(data)} text: conda cannot read it",
                                    Span(bad_offset, bad_offset + 1)))
     return analysis, findings
 
@@ -160,6 +177,8 @@ async def _check_all(args: argparse.Namespace) -> int:
         if directory is not None:
             searched[directory] += 1
         analysis, findings = result
+        unreadable = unreadable or analysis is None
+        index = analysis.document.index if analysis is not None else LineIndex("")
         for finding in findings:
             worst = finding.severity if worst is None else min(worst, finding.severity)
         if args.format == "json":
@@ -167,11 +186,11 @@ async def _check_all(args: argparse.Namespace) -> int:
 
             from envls.lsp.convert import diagnostics
 
-            diags = diagnostics(findings, analysis.document.index, "utf-16", Path(path).resolve().as_uri())
+            diags = diagnostics(findings, index, "utf-16", Path(path).resolve().as_uri())
             report.append({"path": path, "diagnostics": converters.get_converter().unstructure(diags)})
         else:
             for finding in findings:
-                pos = analysis.document.index.position(finding.span.start)
+                pos = index.position(finding.span.start)
                 message = finding.message.replace("\n", " ")
                 sys.stdout.write(f"{path}:{pos.line + 1}:{pos.column + 1}: {finding.severity.label} {finding.code} {message}\n")
     if args.format == "json":
@@ -194,8 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("envls").setLevel(args.log_level.upper())
         from envls.lsp.server import serve
 
-        serve()
-        return 0
+        return serve()
     try:
         disabled_codes(args.disable)
     except ValueError as err:

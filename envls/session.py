@@ -85,6 +85,7 @@ class SessionOptions:
     conda_path: str = ""
     solve: bool = field(default_factory=solve_default)  # needs channel_checks too
     solve_timeout: float = field(default_factory=solve_timeout_default)
+    expand_environment_variables: bool = False  # fill `${VAR}` in a file's index URLs (trusted workspaces only)
 
 
 class Session:
@@ -150,7 +151,8 @@ class Session:
         if self._pip is None:
             cache = Path(self.options.cache_dir) if self.options.cache_dir else None
             client = IndexClient(cache, refresh_after=self.options.channel_refresh_hours * 3600)
-            self._pip = PipService(client, trusted=self.options.trusted)
+            self._pip = PipService(client, trusted=self.options.trusted,
+                                   expand_environment_variables=self.options.expand_environment_variables)
         return self._pip
 
     @property

@@ -104,6 +104,7 @@ class Settings:
     conda_path: str = option("", _path)
     solve: bool = option(None, _bool, default_factory=solve_default)
     solve_timeout: float = option(None, _positive("seconds"), default_factory=solve_timeout_default)
+    expand_environment_variables: bool = option(False, _bool)
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def analysis_options(self) -> AnalysisOptions:
@@ -114,7 +115,7 @@ class Settings:
             channel_checks=self.channel_checks, platforms=self.platforms, trusted=self.trusted,
             cache_dir=self.cache_dir, channel_refresh_hours=self.channel_refresh_hours,
             cuda_version=self.cuda_version, conda_path=self.conda_path, solve=self.solve,
-            solve_timeout=self.solve_timeout,
+            solve_timeout=self.solve_timeout, expand_environment_variables=self.expand_environment_variables,
         )
 
 

@@ -21,7 +21,7 @@ from actions_support import RecordingReporter
 from envls.actions.conda_backend import create_argv, parse_major_version, remove_argv, run_tool, update_argv
 from envls.actions.conda_output import ProgressEvent, ToolOutput
 from envls.actions.request import ActionError, Cancelled, CreateRequest
-from envls.actions.target import Target
+from envls.actions.target import Target, resolve_target
 
 DATA = Path(__file__).parent / "data" / "conda_output"
 FILE = Path("/work/env dir/environment.yml")
@@ -253,6 +253,22 @@ async def test_run_tool_failure_is_clear_and_removes_the_half_made_prefix(tmp_pa
     assert not prefix.exists()
     assert registry.read_text() == "/somewhere/else\n"
     assert not (tmp_path / "envs" / ".demo.envls-lock").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="shebang script")
+async def test_a_failed_create_keeps_a_folder_that_was_there_before(tmp_path: Path) -> None:
+    """An empty folder chosen as the prefix (made by the user) is emptied after a failure, never removed."""
+    env_file = tmp_path / "environment.yml"
+    env_file.write_text("dependencies: [python]\n")
+    prefix = tmp_path / "mine"
+    prefix.mkdir()
+    target = resolve_target(CreateRequest(env_file, prefix=str(prefix)), None, None, [])
+    assert target.empty_folder and not target.exists
+    script = _fake(tmp_path, stdout=str(DATA / "micromamba-1.4-solver-problems.out"), code=1, make_prefix=str(prefix))
+    with pytest.raises(ActionError):
+        await run_tool(FakeTool("micromamba", str(script), "/root/mm"), CreateRequest(env_file, prefix=str(prefix)),
+                       target, reporter=RecordingReporter(), environments_txt=tmp_path / "environments.txt")
+    assert prefix.is_dir() and list(prefix.iterdir()) == []
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="shebang script")

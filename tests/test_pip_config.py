@@ -60,10 +60,11 @@ def test_broken_config_is_a_problem_not_a_crash(tmp_path: Path) -> None:
 
 
 def _plan(text: str, config: PipConfig | None = None, trusted: bool = True,
-          files: Mapping[str, str | None] | None = None, environ: dict[str, str] | None = None) -> list[tuple[str, bool]]:
+          files: Mapping[str, str | None] | None = None, environ: dict[str, str] | None = None,
+          expand: bool = False) -> list[tuple[str, bool]]:
     env = run(text).environment
     plan = plan_indexes(env, config or PipConfig(extra_index_urls=("https://extra.invalid/simple",)), files, trusted,
-                        environ or {}, default="https://default.invalid/simple")
+                        environ or {}, default="https://default.invalid/simple", expand=expand)
     return [(i.url, i.from_file) for i in plan.indexes]
 
 
@@ -95,9 +96,15 @@ def test_plan_reads_options_of_requirement_files() -> None:
     assert _plan(SECTION + "    - -r requirements.txt\n", files=files) == [("https://from-file.invalid/simple", True)]
 
 
-def test_plan_expands_variables_as_pip_does() -> None:
-    plan = _plan(SECTION + "    - --index-url https://${TOKEN}@mine.invalid/simple\n", environ={"TOKEN": "t0k"})
+def test_plan_expands_variables_as_pip_does_when_asked() -> None:
+    text = SECTION + "    - --index-url https://${TOKEN}@mine.invalid/simple\n"
+    plan = _plan(text, environ={"TOKEN": "t0k"}, expand=True)
     assert plan == [("https://t0k@mine.invalid/simple", True)]
+    # By default (and always in an untrusted workspace) the variable stays, and the index is not contacted.
+    assert _plan(text, environ={"TOKEN": "t0k"}) == []
+    assert _plan(text, environ={"TOKEN": "t0k"}, expand=True, trusted=False) == []
+    extra = SECTION + "    - --extra-index-url https://x.invalid/${TOKEN}/simple\n"
+    assert ("https://x.invalid/t0k/simple", True) not in _plan(extra, environ={"TOKEN": "t0k"})
 
 
 def test_plan_placeholder_is_no_index() -> None:

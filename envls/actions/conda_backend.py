@@ -187,15 +187,15 @@ async def _run(kind: str, argv: list[str], request: CreateRequest, env: dict[str
         raise ActionError(f"{argv[0]} cannot be run (permission denied)") from None
     except asyncio.CancelledError:
         if created_new:
-            await asyncio.shield(asyncio.to_thread(remove_prefix, target.prefix, registry))
+            await asyncio.shield(asyncio.to_thread(remove_prefix, target.prefix, registry, keep_folder=target.empty_folder))
         raise
     output.close()
     if result.cancelled:
         if created_new:
-            await asyncio.to_thread(remove_prefix, target.prefix, registry)
+            await asyncio.to_thread(remove_prefix, target.prefix, registry, keep_folder=target.empty_folder)
         raise Cancelled(f"cancelled: {kind} was stopped" + ("; the half-made environment was removed" if created_new else ""))
     if result.returncode != 0 or output.success is False or output.error:
         if created_new:
-            await asyncio.to_thread(remove_prefix, target.prefix, registry)
+            await asyncio.to_thread(remove_prefix, target.prefix, registry, keep_folder=target.empty_folder)
         raise ActionError(output.failure_message(result.returncode, command))
     return output

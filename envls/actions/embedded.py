@@ -129,7 +129,8 @@ class _Run:
                 register(self.prefix, self.registry)
         except BaseException as err:
             if created_new:
-                gone = await asyncio.shield(asyncio.to_thread(remove_prefix, self.prefix, self.registry))
+                gone = await asyncio.shield(asyncio.to_thread(remove_prefix, self.prefix, self.registry,
+                                                              keep_folder=self.target.empty_folder))
                 if isinstance(err, ActionError) and gone:
                     err.message += f"\n(the half-made environment {self.prefix} was removed)"
                     err.args = (err.message,)

@@ -14,6 +14,7 @@ from envls.actions.request import ActionError
 from envls.core.document import parse
 from envls.core.environment import environment_of
 from envls.core.selectors import applies
+from envls.host.readfile import DOCUMENT_MAX_BYTES, Refused, read_bytes
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,13 @@ class EnvironmentFile:
 
 def read_environment_file(path: Path, subdir: str) -> EnvironmentFile:
     """Read ``path`` and keep the dependencies that apply to ``subdir`` (selectors honoured)."""
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # the guarded reader: a FIFO or a device named as the file is refused, never waited on
+        data = read_bytes(path, max_bytes=DOCUMENT_MAX_BYTES)
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise ActionError(f"{path}: no such file") from None
+    except Refused as err:
+        raise ActionError(err.reason) from None
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         raise ActionError(f"{path}: cannot read the file: {reason}") from None

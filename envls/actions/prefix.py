@@ -141,8 +141,10 @@ def history_specs(prefix: Path) -> list[str]:
     """The specs earlier revisions asked for (`# update specs: [...]` lines), newest last."""
     import ast
 
-    try:
-        text = (prefix / "conda-meta" / "history").read_text(encoding="utf-8")
+    from envls.host.readfile import read_bytes
+
+    try:  # guarded: the prefix comes from the file, and its history may be a FIFO or a symlink to a device
+        text = read_bytes(prefix / "conda-meta" / "history", max_bytes=16 << 20).decode("utf-8", errors="replace")
     except OSError:
         return []
     specs: list[str] = []
@@ -209,13 +211,25 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path, onerror=retry)
 
 
-def remove_prefix(prefix: Path, environments_txt: Path | None, settle: float = 0.2) -> bool:
-    """Remove a half-made prefix and its registration (blocking: run it in a thread); True when gone."""
+def _empty(folder: Path) -> None:
+    for child in list(folder.iterdir()):
+        if child.is_symlink() or not child.is_dir():
+            child.unlink()
+        else:
+            _rmtree(child)
+
+
+def remove_prefix(prefix: Path, environments_txt: Path | None, settle: float = 0.2, keep_folder: bool = False) -> bool:
+    """Remove a half-made prefix and its registration (blocking: run it in a thread); True when gone.
+    ``keep_folder``: the folder was there (empty) before the action: only what the action put in it goes."""
     unregister(prefix, environments_txt)
+    keep = keep_folder and prefix.is_dir() and not prefix.is_symlink()
     for _ in range(3):
         if os.path.lexists(prefix):
             try:
-                if prefix.is_symlink() or not prefix.is_dir():
+                if keep:
+                    _empty(prefix)
+                elif prefix.is_symlink() or not prefix.is_dir():
                     prefix.unlink()
                 else:
                     _rmtree(prefix)
@@ -223,7 +237,9 @@ def remove_prefix(prefix: Path, environments_txt: Path | None, settle: float = 0
                 log.warning("removing %s failed: %s", prefix, err)
         # An installer thread that was just cancelled may still be finishing one file: look again.
         time.sleep(settle)
-        if not os.path.lexists(prefix):
+        if keep and prefix.is_dir() and not any(prefix.iterdir()):
+            return True
+        if not keep and not os.path.lexists(prefix):
             return True
     log.warning("could not remove %s", prefix)
     return False

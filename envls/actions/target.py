@@ -36,6 +36,7 @@ class Target:
     prefix: Path
     name: str | None  # set when the environment is addressed by name (conda's `-n NAME`)
     exists: bool
+    empty_folder: bool = False  # the prefix is an empty folder already: a failure empties it, never removes it
 
 
 def validate_name(name: str) -> None:
@@ -135,7 +136,7 @@ def resolve_target(
         )
     if request.update and not exists:
         raise ActionError(f"there is no environment {label} to update ({prefix}); create it first")
-    return Target(prefix, name, exists)
+    return Target(prefix, name, exists, empty_folder=not exists and prefix.is_dir() and not prefix.is_symlink())
 
 
 def _check_prefix(prefix: Path, protected: Sequence[Path]) -> None:

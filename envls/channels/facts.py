@@ -8,6 +8,7 @@ that the message can say where it is.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from rattler import Subdir
 
 from envls.channels.condarc import ResolvedChannel
 from envls.channels.store import ChannelStore, SubdirInfo
-from envls.core.channel_facts import ChannelFacts, ChannelState
+from envls.core.channel_facts import MAX_CHANNELS, ChannelFacts, ChannelState
 from envls.core.environment import Environment
 
 
@@ -45,9 +46,14 @@ def _state(resolved: ResolvedChannel, infos: Sequence[SubdirInfo]) -> ChannelSta
     cached = [i for i in infos if i.from_cache]
     if cached:
         stamps = [i.fetched_at for i in cached if i.fetched_at is not None]
-        age = max(0.0, _now() - min(stamps)) if stamps else None
+        age = max(0.0, _now() - min(stamps)) if stamps else math.inf  # from the cache, of unknown age
         return ChannelState(resolved.given, resolved.name, resolved.urls, "ok", cached[0].detail, from_cache_age=age)
     return ChannelState(resolved.given, resolved.name, resolved.urls, "ok")
+
+
+def _limited(resolved: ResolvedChannel) -> ChannelState:
+    return ChannelState(resolved.given, resolved.name, resolved.urls, "unreachable",
+                        f"not fetched: more than {MAX_CHANNELS} channels", limited=True)
 
 
 def _now() -> float:
@@ -67,9 +73,11 @@ def spec_names(env: Environment) -> set[str]:
 
 async def gather(store: ChannelStore, env: Environment, channels: Sequence[ResolvedChannel], others: Sequence[ResolvedChannel],
                  platforms: Sequence[str], qualified: Sequence[ResolvedChannel] = (),
-                 extra_names: Sequence[str] = ()) -> ChannelFacts:
+                 extra_names: Sequence[str] = (), limited: Sequence[ResolvedChannel] = (),
+                 limited_qualified: Sequence[ResolvedChannel] = ()) -> ChannelFacts:
     """Facts for ``env``: ``channels`` are the file's, ``qualified`` those named in `channel::package`
-    specs, ``others`` the user's configured channels that the file does not use."""
+    specs, ``others`` the user's configured channels that the file does not use; the ``limited`` ones
+    (beyond MAX_CHANNELS) are not fetched, and their state says so."""
     subdirs = [*platforms, "noarch"]
     states: list[ChannelState] = []
     other_states: list[ChannelState] = []
@@ -96,6 +104,8 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
     await asyncio.gather(*(one(c, states) for c in channels), *(one(c, other_states) for c in qualified))
     order = {c.given: i for i, c in enumerate(channels)}
     states.sort(key=lambda s: order.get(s.given, 0))
+    states += [_limited(c) for c in limited]  # beyond MAX_CHANNELS (see Plan): not fetched
+    other_states += [_limited(c) for c in limited_qualified]
     if wanted - set(records):
         for resolved in others:
             infos = await store.load(resolved.urls, subdirs)

@@ -15,7 +15,7 @@ from pathlib import Path
 from envls.channels.condarc import CondaConfig, ResolvedChannel, effective_channels, resolve_channel
 from envls.channels.facts import gather, spec_names, target_platforms
 from envls.channels.store import ChannelStore
-from envls.core.channel_facts import ChannelFacts
+from envls.core.channel_facts import MAX_CHANNELS, ChannelFacts
 from envls.core.environment import Environment
 from envls.core.rules import is_valid_channel
 
@@ -30,11 +30,14 @@ class Plan:
     qualified: tuple[ResolvedChannel, ...]
     platforms: tuple[str, ...]
     others: tuple[ResolvedChannel, ...] = ()  # configured channels the file does not use (for hints)
+    limited: tuple[ResolvedChannel, ...] = ()  # the file's channels beyond MAX_CHANNELS: never fetched
+    limited_qualified: tuple[ResolvedChannel, ...] = ()  # the same for `channel::pkg` channels
 
     @property
-    def key(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    def key(self) -> tuple[tuple[str, ...], ...]:
         return (tuple(u for c in self.channels for u in (c.given, *c.urls)),
-                tuple(u for c in self.qualified for u in c.urls), self.platforms)
+                tuple(u for c in self.qualified for u in c.urls), self.platforms,
+                tuple(c.given for c in (*self.limited, *self.limited_qualified)))
 
 
 class ChannelService:
@@ -65,7 +68,12 @@ class ChannelService:
                 if self._allowed(resolved) and not set(resolved.urls) & seen:
                     others.append(resolved)
                     seen.update(resolved.urls)
-        return Plan(tuple(channels), tuple(qualified), target_platforms(env, self.platforms), tuple(others))
+        # At most MAX_CHANNELS are fetched: the file's channels first, then those of `channel::pkg` specs,
+        # then configured ones (for did-you-mean hints); the rest are reported once, never fetched.
+        budget = max(0, MAX_CHANNELS - len(channels))
+        return Plan(tuple(channels[:MAX_CHANNELS]), tuple(qualified[:budget]), target_platforms(env, self.platforms),
+                    tuple(others[:max(0, budget - len(qualified))]), tuple(channels[MAX_CHANNELS:]),
+                    tuple(qualified[budget:]))
 
     def _allowed(self, channel: ResolvedChannel) -> bool:
         """In an untrusted workspace only channels of the user's own configuration are contacted."""
@@ -89,6 +97,7 @@ class ChannelService:
         previous = self._facts.get(plan.key)
         if previous is not None and not any(previous.pending(n) for n in {*spec_names(env), *extra_names}):
             return previous
-        facts = await gather(self.store, env, plan.channels, plan.others, plan.platforms, plan.qualified, extra_names)
+        facts = await gather(self.store, env, plan.channels, plan.others, plan.platforms, plan.qualified, extra_names,
+                             plan.limited, plan.limited_qualified)
         self._facts[plan.key] = facts
         return facts

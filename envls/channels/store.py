@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -79,9 +80,11 @@ class ChannelStore:
     def _read_stamps(self) -> dict[str, float]:
         try:
             data = json.loads(self._stamps_path.read_text(encoding="utf-8"))
-            return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+            stamps = {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
         except (OSError, ValueError, TypeError):
             return {}
+        now = time.time()
+        return {k: v for k, v in stamps.items() if math.isfinite(v) and 0 < v <= now + 60}  # no stamp from the future
 
     def _stamp(self, url: str, subdir: str) -> None:
         self._stamps[f"{url}|{subdir}"] = time.time()
@@ -156,8 +159,9 @@ class ChannelStore:
         except (GatewayError, asyncio.TimeoutError, OSError):
             return SubdirInfo(url, subdir, "unreachable", detail=detail, fetched_at=time.time())
         names = frozenset(n.normalized for n in result)
+        # No stamp (a lost or corrupt fetched.json): the age is unknown, and is said so, never "0 s".
         stamp = self.fetched_at(url, subdir)
-        return SubdirInfo(url, subdir, "ok", names, detail=detail, fetched_at=stamp or time.time(), from_cache=True)
+        return SubdirInfo(url, subdir, "ok", names, detail=detail, fetched_at=stamp, from_cache=True)
 
     async def records(self, url: str, subdir: str, names: Iterable[str]) -> dict[str, tuple[Any, ...]] | None:
         """The records of ``names`` in one loaded subdir (names it does not have give nothing);

@@ -15,6 +15,10 @@ from typing import Any, Literal
 
 ChannelStateKind = Literal["ok", "missing", "unreachable"]
 
+# At most this many channels are fetched for one file (its `channels:`, then those of `channel::pkg` specs):
+# a file that names hundreds must not make hundreds of requests and cache files.
+MAX_CHANNELS = 32
+
 
 @dataclass(frozen=True)
 class ChannelState:
@@ -25,7 +29,8 @@ class ChannelState:
     urls: tuple[str, ...]
     state: ChannelStateKind
     detail: str = ""
-    from_cache_age: float | None = None  # seconds; set when served from an old cache while unreachable
+    from_cache_age: float | None = None  # seconds; set when served from an old cache while unreachable (inf: unknown)
+    limited: bool = False  # not fetched: beyond MAX_CHANNELS (its state is "unreachable": nothing is concluded)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ reported missing when one of the channels it could come from was unreachable.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rattler import MatchSpec
 
-from envls.core.channel_facts import ChannelFacts, ChannelState
+from envls.core.channel_facts import MAX_CHANNELS, ChannelFacts, ChannelState
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.selectors import platforms_for
@@ -30,12 +31,26 @@ def channel_findings(env: Environment, facts: ChannelFacts) -> list[Finding]:
     findings = list(_channels(env, facts))
     findings.extend(_order(env))
     reported: set[str] = set()  # channels of `channel::pkg` specs already reported once
+    if any(f.code == "too-many-channels" for f in findings):
+        reported.add(_LIMIT_REPORTED)
     for entry in env.conda:
         parsed = entry.parsed
         if parsed.spec is None or parsed.name is None or parsed.name.startswith("__"):
             continue
         findings.extend(_spec(env, facts, entry, parsed, reported))
     return findings
+
+
+_LIMIT_REPORTED = "\0limit"  # in `reported`: the channel limit was reported already
+
+
+def _limit_finding(facts: ChannelFacts, state: ChannelState, entry: Entry) -> Finding:
+    count = sum(1 for s in (*facts.channels, *facts.other_channels) if s.limited)
+    more = f" and the {count - 1} after it are" if count > 1 else " is"
+    return Finding("too-many-channels", Severity.INFORMATION,
+                   f"more than {MAX_CHANNELS} channels: envls fetches the first {MAX_CHANNELS} of a file; "
+                   f"`{state.given}`{more} not fetched, and packages that may come from them are not checked",
+                   _span(entry))
 
 
 def _channels(env: Environment, facts: ChannelFacts) -> Iterator[Finding]:
@@ -46,6 +61,11 @@ def _channels(env: Environment, facts: ChannelFacts) -> Iterator[Finding]:
         if state is None or state.given in reported:
             continue
         reported.add(state.given)
+        if state.limited:
+            if _LIMIT_REPORTED not in reported:
+                reported.add(_LIMIT_REPORTED)
+                yield _limit_finding(facts, state, entry)
+            continue
         if state.state == "missing":
             message = f"channel `{state.given}` does not exist: no repodata at {', '.join(state.urls) or 'any URL'}"
             candidates = [c for c in (*_KNOWN_CHANNELS, *(s.given for s in facts.other_channels)) if c != state.given]
@@ -70,6 +90,8 @@ def _unreachable_message(state: ChannelState) -> str:
     text = f"channel `{state.name}` could not be reached"
     if state.detail:
         text += f" ({state.detail})"
+    if state.from_cache_age is not None and math.isinf(state.from_cache_age):
+        return text + "; using its cached data (how old it is is not known)"
     if state.from_cache_age is not None:
         return text + f"; using its cached data from {age_words(state.from_cache_age)} ago"
     return text + "; its packages are not checked"
@@ -140,6 +162,11 @@ def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpe
         qualified = channels[0]  # reported here, since no entry of `channels:` names it
         first = qualified.given not in reported
         reported.add(qualified.given)
+        if qualified.limited:
+            if _LIMIT_REPORTED not in reported:
+                reported.add(_LIMIT_REPORTED)
+                yield _limit_finding(facts, qualified, entry)
+            return
         if qualified.state == "missing" and not first:
             return
         if qualified.state == "missing":

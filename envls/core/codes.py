@@ -46,4 +46,9 @@ CODES: frozenset[str] = frozenset({
     "index-unreachable",
     "unsatisfiable",
     "env-drift",
+    "line-too-long",
+    "file-too-large",
+    "duplicate-key",
+    "file-refused",
+    "too-many-channels",
 })

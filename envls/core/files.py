@@ -47,17 +47,24 @@ def is_environment_file(filename: str, text: str | None) -> bool:
     return is_yaml_name(filename) and text is not None and looks_like_environment(text)
 
 
+def text_encoding(data: bytes) -> str:
+    """The encoding ``decode`` reads ``data`` in, for messages: UTF-16 with its byte-order mark, else UTF-8."""
+    return "UTF-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "UTF-8"
+
+
 def decode(data: bytes) -> tuple[str, int | None]:
     """The text of a file's bytes, and the offset of the first byte that is not valid text (or None).
 
-    UTF-8 is what conda reads; a UTF-16 or UTF-8 byte-order mark is honoured. Invalid bytes
-    become U+FFFD so that the rest of the file can still be checked.
+    UTF-8 is what conda reads; a UTF-16 or UTF-8 byte-order mark is honoured (``text_encoding`` says
+    which one was used). Invalid bytes become U+FFFD so that the rest of the file can still be checked.
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if text_encoding(data) == "UTF-16":
+        codec = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
+        body = data[2:]
         try:
-            return data.decode("utf-16"), None
+            return body.decode(codec), None
         except UnicodeDecodeError as err:
-            return data.decode("utf-16", errors="replace"), err.start // 2
+            return body.decode(codec, errors="replace"), len(body[: err.start].decode(codec, errors="replace"))
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     try:
         return body.decode("utf-8"), None

@@ -102,3 +102,28 @@ class IndexFacts:
     def conclusive(self) -> bool:
         """Whether a project's absence means something: every index answered, and pip has no other source."""
         return bool(self.indexes) and not self.other_sources and all(i.state == "ok" for i in self.indexes)
+
+
+class PipFiles(dict[str, "str | None"]):
+    """The files a pip section names, as the I/O layer read them: for each path key (see
+    ``envls.core.pip_lines.included_path``) the text, "" for a folder or an unread file, None for nothing
+    there. ``outside``: keys whose file lies outside the environment file's folder once symlinks are
+    followed: their content is never quoted in a message. ``refused``: keys envls did not read, and why
+    (a FIFO, a device, too large). A plain mapping works too: then only the keys tell what is outside."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.outside: set[str] = set()
+        self.refused: dict[str, str] = {}
+
+
+def is_outside_key(key: str, files: Mapping[str, str | None]) -> bool:
+    """True when the file behind ``key`` is outside the environment file's folder (by its path, or as read)."""
+    if key.startswith("/") or key == ".." or key.startswith("../") or re.match(r"^[A-Za-z]:/", key):
+        return True
+    return isinstance(files, PipFiles) and key in files.outside
+
+
+def refusal(key: str, files: Mapping[str, str | None]) -> str | None:
+    """Why envls did not read the file behind ``key``; None when it did (or did not try)."""
+    return files.refused.get(key) if isinstance(files, PipFiles) else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from envls.core.environment import Environment
 from envls.core.findings import Finding, Fix, Related, Severity
+from envls.core.pip_facts import is_outside_key, refusal
 from envls.core.pip_index_rules import dependency_duplicate_findings, index_findings, prefer_conda_findings
 from envls.core.pip_lines import has_env_vars, included_path, parse_pip_line, requirement_file_lines
 from envls.core.pip_section import (
@@ -209,7 +210,9 @@ class _Problem:
 def pip_file_findings(env: Environment, files: Mapping[str, str | None]) -> list[Finding]:
     """`-r`, `-c` and `-e` lines checked against ``files``: for each path key (see
     ``envls.core.pip_lines.included_path``) the file's text, "" for an existing folder, or None when
-    nothing is there. Paths not in ``files`` were not looked at and are not judged."""
+    nothing is there (``PipFiles`` adds which files are outside the folder and which were refused). Paths
+    not in ``files`` were not looked at and are not judged. The content of a file outside the environment
+    file's folder is never quoted: its problems name the file and the line."""
     findings: list[Finding] = []
     for item in pip_items(env):
         option = item.line.long_option
@@ -221,6 +224,10 @@ def pip_file_findings(env: Environment, files: Mapping[str, str | None]) -> list
             continue
         text = files[key]
         span = span_of(item.entry)
+        refused = refusal(key, files)
+        if refused is not None:
+            findings.append(Finding("file-refused", Severity.WARNING, f"`{item.text}`: {refused}", span))
+            continue
         if text is None:
             what = "folder" if option == "--editable" else "file"
             findings.append(Finding(
@@ -231,43 +238,58 @@ def pip_file_findings(env: Environment, files: Mapping[str, str | None]) -> list
         if option == "--editable":
             continue
         problems = _file_problems(key, files, (key,))
-        for code in ("pip-file-missing", "invalid-pip-requirement"):
+        for code in ("pip-file-missing", "invalid-pip-requirement", "file-refused"):
             chosen = [p for p in problems if p.code == code]
             if not chosen:
                 continue
             shown = "; ".join(f"{p.where}: {p.message}" for p in chosen[:_MAX_FILE_PROBLEMS])
             more = f"; and {len(chosen) - _MAX_FILE_PROBLEMS} more" if len(chosen) > _MAX_FILE_PROBLEMS else ""
-            findings.append(Finding(code, Severity.ERROR, f"`{item.text}`: {shown}{more}", span))
+            severity = Severity.WARNING if code == "file-refused" else Severity.ERROR
+            findings.append(Finding(code, severity, f"`{item.text}`: {shown}{more}", span))
     return findings
 
 
 def _file_problems(key: str, files: Mapping[str, str | None], chain: tuple[str, ...]) -> list[_Problem]:
-    """What is wrong inside the requirements file ``key`` and the files it includes."""
+    """What is wrong inside the requirements file ``key`` and the files it includes. A file outside the
+    environment file's folder (`-r /proc/self/environ`, a symlink out of the folder) may hold anything,
+    secrets included: its problems say where, never what the line holds."""
     problems: list[_Problem] = []
     text = files.get(key)
     if not text:
         return problems
+    hidden = is_outside_key(key, files)
     for number, line_text in requirement_file_lines(text):
         where = f"{key}:{number}"
         line = parse_pip_line(line_text)
         if line.kind == "invalid" and not has_env_vars(line_text):  # pip expands `${VAR}` before reading
-            problems.append(_Problem("invalid-pip-requirement", where, line.error or "invalid pip line"))
+            message = "not a valid pip line (the content of a file outside the environment file's folder " \
+                "is not shown)" if hidden else line.error or "invalid pip line"
+            problems.append(_Problem("invalid-pip-requirement", where, message))
             continue
         if line.kind != "option" or line.long_option not in ("--requirement", "--constraint"):
             continue
         nested = included_path(key, line.argument or "")
         if nested is None:
             continue
+        shown = "this line" if hidden else f"`{line_text}`"
         if nested in chain:
-            loop = " → ".join((*chain[chain.index(nested):], nested))
+            loop = "" if hidden else f" ({' → '.join((*chain[chain.index(nested):], nested))})"
+            what = "a file of the chain" if hidden else f"`{nested}`"
             problems.append(_Problem("invalid-pip-requirement", where,
-                                     f"`{line_text}` includes `{nested}` again ({loop}): pip reads it over and over "
+                                     f"{shown} includes {what} again{loop}: pip reads it over and over "
                                      "until it fails"))
             continue
         if len(chain) >= MAX_INCLUDE_DEPTH or nested not in files:
             continue
+        refused = refusal(nested, files)
+        if refused is not None:
+            problems.append(_Problem("file-refused", where, "the file this line names was not read" if hidden
+                                     else f"{shown}: {refused}"))
+            continue
         if files[nested] is None:
-            problems.append(_Problem("pip-file-missing", where, f"`{line_text}`: no file `{nested}`"))
+            problems.append(_Problem("pip-file-missing", where,
+                                     "the file this line names does not exist" if hidden
+                                     else f"{shown}: no file `{nested}`"))
             continue
         problems.extend(_file_problems(nested, files, (*chain, nested)))
     return problems

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +22,7 @@ from types import MappingProxyType
 from packaging.utils import canonicalize_name
 
 from envls.core.drift import InstalledPackage, InstalledSnapshot
+from envls.host.readfile import DEFAULT_TIMEOUT, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +68,11 @@ def read_installed(prefix: str | os.PathLike[str], *, read_pip: bool = True) -> 
 def _head(path: Path) -> bytes:
     """The record up to its first bulk list (or all of it, up to 1 MiB)."""
     data = b""
+    deadline = time.monotonic() + DEFAULT_TIMEOUT
     try:
-        with open(path, "rb") as handle:
-            while len(data) < _MAX_HEAD:
+        # The guarded reader: a record that is a symlink to /dev/stdin or a FIFO is refused, never waited on.
+        with open_regular(path) as handle:
+            while len(data) < _MAX_HEAD and time.monotonic() < deadline:
                 chunk = handle.read(_CHUNK)
                 if not chunk:
                     break

@@ -7,8 +7,10 @@ stream their output to the client's log. In an untrusted workspace, commands tha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +22,9 @@ from pygls.uris import to_fs_path
 from envls.actions.create import create_environment
 from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
 from envls.core.environment import environment_of
+from envls.core.files import decode
 from envls.host.environments import InstalledEnv, envs_dirs, list_environments
+from envls.host.readfile import DOCUMENT_MAX_BYTES, Refused, check_regular, is_inside, read_bytes, resolve
 from envls.lsp.invalidation import invalidate
 from envls.lsp.state import EnvlsServer
 from envls.session import described_target
@@ -52,12 +56,75 @@ def _optional(arguments: dict[str, Any], key: str, kind: type[T]) -> T | None:
     raise JsonRpcInvalidParams(f"`{key}` must be {expected}, not {type(value).__name__}")
 
 
-def _env_file(arguments: dict[str, Any]) -> Path:
+def _workspace_roots(server: EnvlsServer) -> list[str]:
+    """The workspace folders the client announced (resolved), the root folder included."""
+    paths = [to_fs_path(folder.uri) for folder in server.workspace.folders.values()]
+    paths.append(server.workspace.root_path)
+    roots: list[str] = []
+    for path in paths:
+        with contextlib.suppress(OSError, ValueError):
+            if path and resolve(path) not in roots:
+                roots.append(resolve(path))
+    return roots
+
+
+def _env_file(server: EnvlsServer, arguments: dict[str, Any]) -> Path:
+    """The `uri` argument's file: a regular file inside a workspace folder (symlinks followed), or one the
+    editor has open when the client named no folder. Anything else (a device, a FIFO, a file elsewhere)
+    is refused before it is opened."""
     uri = arguments.get("uri")
     path = to_fs_path(uri) if isinstance(uri, str) else None
     if not path:
         raise JsonRpcInvalidParams("`uri` must be the file: URI of an environment file")
+    try:
+        real = resolve(path)
+    except (OSError, ValueError):
+        raise JsonRpcInvalidParams(f"{path} is no usable path") from None
+    is_open = uri in server.workspace.text_documents
+    roots = _workspace_roots(server)
+    if roots and not any(is_inside(real, root) for root in roots):
+        raise JsonRpcInvalidParams(f"{path} is outside the workspace folders: envls acts only on files inside them")
+    if not roots and not is_open:
+        raise JsonRpcInvalidParams(f"{path} is neither in a workspace folder nor open in the editor")
+    try:
+        check_regular(real)
+    except FileNotFoundError:
+        if not is_open:
+            raise JsonRpcInvalidParams(f"{path}: no such file") from None
+    except Refused as err:
+        raise JsonRpcInvalidParams(err.reason) from None
+    except OSError as err:
+        raise JsonRpcInvalidParams(f"{path} cannot be read: {err.strerror or err}") from None
     return Path(path)
+
+
+def _prefix_argument(server: EnvlsServer, arguments: dict[str, Any], env_file: Path) -> str | None:
+    """The `prefix` argument, when it lies inside a workspace folder or one of the folders environments
+    are kept in (conda's envs dirs); a client cannot point envls at any other folder of the machine."""
+    prefix = _optional(arguments, "prefix", str)
+    if prefix is None:
+        return None
+    try:
+        path = Path(os.path.expanduser(prefix.strip()))
+        real = resolve(path if path.is_absolute() else env_file.parent / path)
+    except (OSError, ValueError):
+        raise JsonRpcInvalidParams(f"the prefix {prefix!r} is no usable path") from None
+    allowed = _workspace_roots(server)
+    with contextlib.suppress(OSError, ValueError):
+        allowed += [resolve(d) for d in _envs_dirs(server)]
+    if not any(is_inside(real, folder) for folder in allowed):
+        raise JsonRpcInvalidParams(f"the prefix {prefix} is outside the workspace folders and conda's environment "
+                                   "folders: envls does not create or use environments there")
+    return prefix
+
+
+def _saved_text(env_file: Path) -> str:
+    """The saved file's text, read through the guarded reader; InvalidParams when it cannot be read."""
+    try:
+        return decode(read_bytes(env_file, max_bytes=DOCUMENT_MAX_BYTES))[0]
+    except OSError as err:
+        reason = err.reason if isinstance(err, Refused) else f"cannot read {env_file}: {err.strerror or err}"
+        raise JsonRpcInvalidParams(reason) from None
 
 
 class _ProgressReporter:
@@ -99,10 +166,9 @@ def _refuse_unsaved(server: EnvlsServer, env_file: Path) -> None:
     uri = env_file.as_uri()
     if uri not in server.workspace.text_documents:
         return
-    try:
-        saved = env_file.read_text(encoding="utf-8-sig")
-    except OSError:
-        raise JsonRpcInvalidParams(f"{env_file.name} is not saved yet: save it first") from None
+    if not env_file.exists():
+        raise JsonRpcInvalidParams(f"{env_file.name} is not saved yet: save it first")
+    saved = _saved_text(env_file)
     if saved.replace("\r\n", "\n") != server.workspace.get_text_document(uri).source.replace("\r\n", "\n"):
         raise JsonRpcInvalidParams(f"{env_file.name} has unsaved changes: save it first (the environment is "
                                    "made from the saved file)")
@@ -115,13 +181,13 @@ def _result(result: Result) -> dict[str, Any]:
 async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], update: bool) -> dict[str, Any]:
     if not server.settings.trusted:
         raise JsonRpcInvalidParams("envls does not run conda in an untrusted workspace; trust it first")
-    env_file = _env_file(arguments)
+    env_file = _env_file(server, arguments)
     _refuse_unsaved(server, env_file)
     backend = arguments.get("backend", "auto")
     if backend not in _BACKENDS:
         raise JsonRpcInvalidParams(f"`backend` must be one of {', '.join(_BACKENDS)}")
     request = CreateRequest(
-        env_file=env_file, name=_optional(arguments, "name", str), prefix=_optional(arguments, "prefix", str),
+        env_file=env_file, name=_optional(arguments, "name", str), prefix=_prefix_argument(server, arguments, env_file),
         backend=backend, prune=_optional(arguments, "prune", bool) or False,
         force=_optional(arguments, "force", bool) or False, update=update,
     )
@@ -181,11 +247,11 @@ def described_environment(server: EnvlsServer, env_file: Path, name: str | None 
     """The name or prefix the file (or the arguments) give, and the installed environment it is, if any."""
     target = prefix or name
     if not target:
-        try:
-            text = env_file.read_text(encoding="utf-8-sig")
-        except OSError:
-            text = ""
         uri = env_file.as_uri()
+        text = ""
+        if uri not in server.workspace.text_documents:
+            with contextlib.suppress(JsonRpcInvalidParams):
+                text = _saved_text(env_file)
         if uri in server.workspace.text_documents:
             text = server.workspace.get_text_document(uri).source
         from envls.core.document import parse
@@ -198,9 +264,9 @@ def described_environment(server: EnvlsServer, env_file: Path, name: str | None 
 
 def select_interpreter(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     arguments = _arguments(args)
-    env_file = _env_file(arguments)
+    env_file = _env_file(ls, arguments)
     target, found = described_environment(ls, env_file, _optional(arguments, "name", str),
-                                          _optional(arguments, "prefix", str))
+                                          _prefix_argument(ls, arguments, env_file))
     if target is None:
         raise JsonRpcInvalidParams("the file has no `name:` or `prefix:`, and none was given")
     if found is None:
@@ -227,10 +293,7 @@ def _current_text(server: EnvlsServer, env_file: Path) -> str:
     uri = env_file.as_uri()
     if uri in server.workspace.text_documents:
         return server.workspace.get_text_document(uri).source
-    try:
-        return env_file.read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise JsonRpcInvalidParams(f"cannot read {env_file}: {err.strerror or err}") from None
+    return _saved_text(env_file)
 
 
 async def show_solution(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
@@ -239,7 +302,7 @@ async def show_solution(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     from envls.solve.commands import show_solution as solve_and_show
 
     arguments = _arguments(args)
-    env_file = _env_file(arguments)
+    env_file = _env_file(ls, arguments)
 
     def show(table: str) -> None:
         ls.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=table))
@@ -257,7 +320,7 @@ async def export_lock(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     from envls.solve.commands import export_lock as solve_and_export
 
     arguments = _arguments(args)
-    env_file = _env_file(arguments)
+    env_file = _env_file(ls, arguments)
     platforms = arguments.get("platforms")
     if platforms is not None and not (isinstance(platforms, list) and all(isinstance(p, str) for p in platforms)):
         raise JsonRpcInvalidParams("`platforms` must be a list of conda subdirs such as linux-64")

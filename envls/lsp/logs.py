@@ -35,7 +35,7 @@ class ClientLogHandler(logging.Handler):
         self._busy = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(self._busy, "active", False) or self.loop.is_closed():
+        if getattr(self._busy, "active", False) or self.loop.is_closed() or self.output_closed():
             return
         try:
             message = self.format(record)
@@ -46,9 +46,18 @@ class ClientLogHandler(logging.Handler):
         if threading.get_ident() == self.loop_thread:
             self._send(params)
         else:
-            self.loop.call_soon_threadsafe(self._send, params)
+            try:
+                self.loop.call_soon_threadsafe(self._send, params)
+            except RuntimeError:  # the loop closed after the check above: the server is exiting
+                pass
+
+    def output_closed(self) -> bool:
+        """True once the client said `exit`: a record then goes to stderr only, never to the closed output."""
+        return bool(getattr(self.server.protocol, "closed", False))
 
     def _send(self, params: types.LogMessageParams) -> None:
+        if self.output_closed():
+            return
         self._busy.active = True
         try:
             self.server.window_log_message(params)

@@ -20,6 +20,7 @@ from envls.lsp import commands, diagnostics, features, lenses
 from envls.lsp.documents import EnvlsWorkspace
 from envls.lsp.invalidation import invalidate
 from envls.lsp.logs import ClientLogHandler
+from envls.lsp.protocol import EnvlsProtocol
 from envls.lsp.state import EnvlsServer
 from envls.settings import parse_settings
 
@@ -176,8 +177,8 @@ def create_server() -> EnvlsServer:
     return server
 
 
-def serve() -> None:
-    """Run the server on stdin/stdout until the client says exit."""
+def serve() -> int:
+    """Run the server on stdin/stdout until the client says exit; the exit status (1 without `shutdown`)."""
     server = create_server()
     # Everything imported so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise cost 20-50 ms on an edit now and then.
@@ -187,3 +188,5 @@ def serve() -> None:
     # of a small document are not held up for long by the analysis of a large one in another worker.
     sys.setswitchinterval(0.001)
     server.start_io()
+    protocol = server.protocol
+    return protocol.exit_code if isinstance(protocol, EnvlsProtocol) else 0

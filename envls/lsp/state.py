@@ -20,6 +20,7 @@ from envls.core.text import Encoding
 from envls.gc_pause import gc_paused
 from envls.lsp.convert import diagnostics as diagnostics_of
 from envls.lsp.convert import encoding_of
+from envls.lsp.protocol import EnvlsProtocol
 from envls.session import Session
 from envls.settings import Settings
 
@@ -42,7 +43,7 @@ class EnvlsServer(LanguageServer):
     """pygls' server plus what envls keeps between requests."""
 
     def __init__(self) -> None:
-        super().__init__("envls", __version__)
+        super().__init__("envls", __version__, protocol_cls=EnvlsProtocol)
         self.settings = Settings()
         self.snapshots: dict[str, Snapshot] = {}
         self.generation = 0  # bumped when settings change, so cached results are not reused

@@ -189,9 +189,15 @@ def _collect(lines: Sequence[str], including: str | None, files: Mapping[str, st
 
 def plan_indexes(env: Environment, config: PipConfig, files: Mapping[str, str | None] | None = None,
                  trusted: bool = True, environ: Mapping[str, str] | None = None,
-                 default: str | None = None) -> IndexPlan:
-    """The indexes pip would ask for ``env``'s pip section (and the `-r` files in ``files``)."""
-    environ = dict(os.environ) if environ is None else environ
+                 default: str | None = None, expand: bool = False) -> IndexPlan:
+    """The indexes pip would ask for ``env``'s pip section (and the `-r` files in ``files``).
+
+    pip fills `${VAR}` in a requirements file from its environment; envls does so only when ``expand``
+    (the `expandEnvironmentVariables` setting) and the workspace is trusted: otherwise merely opening a
+    file would send the server's secrets (a token in `${PIP_TOKEN}`) to a URL the file names. An index
+    left with `${VAR}` in it is not contacted."""
+    expand = expand and trusted
+    environ = (dict(os.environ) if environ is None else environ) if expand else {}
     options = _FileOptions()
     _collect([e.text for s in env.pip for e in s.entries], None, files or {}, options, ())
     base = config.index_url or (default if default is not None else default_index_url())

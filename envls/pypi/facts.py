@@ -2,25 +2,26 @@
 `-r`, `-c` and `-e` lines name.
 
 Index pages are asked for concurrently (the client's worker threads) and merged per project the way
-pip merges candidates from several indexes. Files are read with limits: at most ``MAX_FILES`` files of
-at most ``MAX_BYTES`` each, `-r` chains followed to ``MAX_INCLUDE_DEPTH`` and never twice, so a file that
-includes itself ends; the pure rules report the cycle.
+pip merges candidates from several indexes. Files are read through the guarded reader
+(envls/host/readfile.py: regular files only, symlinks resolved before the inside-the-folder test) with
+limits: at most ``MAX_FILES`` files of at most ``MAX_BYTES`` each, `-r` chains followed to
+``MAX_INCLUDE_DEPTH`` and never twice, so a file that includes itself ends; the pure rules report the cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
-import posixpath
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from envls.core.environment import Environment
-from envls.core.pip_facts import IndexFacts, IndexState, ProjectState, Release
+from envls.core.pip_facts import IndexFacts, IndexState, PipFiles, ProjectState, Release, is_outside_key
 from envls.core.pip_lines import included_path, parse_pip_line, requirement_file_lines
 from envls.core.pip_rules import MAX_INCLUDE_DEPTH
 from envls.core.pip_section import index_requirements, pip_items
 from envls.core.pypi_mapping import canonical
+from envls.host.readfile import read_file
 from envls.pypi.config import IndexPlan
 from envls.pypi.index import IndexClient, ProjectPage
 
@@ -89,26 +90,32 @@ async def gather(client: IndexClient, env: Environment, plan: IndexPlan, extra_n
 # -- files ---------------------------------------------------------------------------------
 
 
-def _inside(key: str) -> bool:
-    return not posixpath.isabs(key) and not key.startswith("../") and key != ".."
+def _read(path: Path, base: Path, key: str, files: PipFiles, trusted: bool, editable: bool) -> bool:
+    """Read one file (or look at one `-e` path) into ``files`` through the guarded reader; False when it is
+    outside the folder in an untrusted workspace (then it is not read, and not judged)."""
+    found = read_file(path, within=base, read_outside=trusted, max_bytes=MAX_BYTES, folders=True)
+    if found.outside and not trusted:
+        return False
+    if found.outside:
+        files.outside.add(key)
+    if found.missing:
+        files[key] = None
+    elif found.is_dir:
+        files[key] = ""  # there, but not a requirements file pip could read either: not "missing"
+    elif found.refused is not None:
+        files[key] = ""
+        files.refused[key] = found.refused
+    else:
+        files[key] = "" if editable else (found.text() or "")
+    return True
 
 
-def _read(path: Path) -> str | None:
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_BYTES)
-    except (IsADirectoryError, PermissionError):
-        return ""  # there, but not a requirements file pip could read either: not "missing"
-    except OSError:
-        return None
-    return data.decode("utf-8", errors="replace")
-
-
-def read_pip_files(env: Environment, base_dir: Path | None, trusted: bool = True) -> dict[str, str | None]:
+def read_pip_files(env: Environment, base_dir: Path | None, trusted: bool = True) -> PipFiles:
     """The files that the pip section's `-r`/`-c` lines name (and those they name in turn) as text, and the
-    paths of `-e` lines as "" when they exist, each None when nothing is there. Keys are those of
-    ``envls.core.pip_lines.included_path``. In an untrusted workspace only paths inside ``base_dir`` are read."""
-    files: dict[str, str | None] = {}
+    paths of `-e` lines as "" when they exist, each None when nothing is there (see ``PipFiles``). Keys are
+    those of ``envls.core.pip_lines.included_path``. Every file goes through the guarded reader (regular
+    files only, bounded); in an untrusted workspace only files inside ``base_dir`` (symlinks followed) are read."""
+    files = PipFiles()
     if base_dir is None:
         return files
     queue: list[tuple[str, int]] = []
@@ -117,24 +124,27 @@ def read_pip_files(env: Environment, base_dir: Path | None, trusted: bool = True
         if item.line.kind != "option" or option not in ("--requirement", "--constraint", "--editable"):
             continue
         key = included_path(None, item.line.argument or "")
-        if key is None or key in files or (not trusted and not _inside(key)):
+        if key is None or key in files or (not trusted and is_outside_key(key, files)):
             continue
         if option == "--editable":
-            files[key] = "" if (base_dir / key).exists() else None
+            _read(base_dir / key, base_dir, key, files, trusted, editable=True)
         else:
             queue.append((key, 1))
-    while queue and len(files) < MAX_FILES:
+    seen: set[str] = set()
+    while queue and len(seen) < MAX_FILES:
         key, depth = queue.pop(0)
-        if key in files:
+        if key in files or key in seen:
             continue
-        text = _read(base_dir / key)
-        files[key] = text
+        seen.add(key)
+        if not _read(base_dir / key, base_dir, key, files, trusted, editable=False):
+            continue
+        text = files[key]
         if not text or depth >= MAX_INCLUDE_DEPTH:
             continue
         for _, line_text in requirement_file_lines(text):
             line = parse_pip_line(line_text)
             if line.kind == "option" and line.long_option in ("--requirement", "--constraint"):
                 nested = included_path(key, line.argument or "")
-                if nested is not None and nested not in files and (trusted or _inside(nested)):
+                if nested is not None and nested not in files and (trusted or not is_outside_key(nested, files)):
                     queue.append((nested, depth + 1))
     return files

@@ -95,6 +95,9 @@ def _release_from_json(data: dict[str, Any]) -> Release:
     return Release(Version(data["v"]), int(data["n"]), bool(data["y"]), str(data["r"]), tuple(data["p"]))
 
 
+_STATES = ("ok", "missing", "unreachable")  # the PageState values
+
+
 class IndexClient:
     """Project pages from Simple API indexes, shared by every open document."""
 
@@ -120,12 +123,16 @@ class IndexClient:
         path = self._cache_path(index, name)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format") != _CACHE_FORMAT:
-                return None
+            if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or data.get("state") not in _STATES:
+                raise ValueError("not a page envls wrote")
             releases = tuple(_release_from_json(r) for r in data["releases"])
             page = ProjectPage(display_url(index), name, data["state"], releases, fetched_at=float(data["fetched_at"]))
             return page, str(data.get("etag") or "")
-        except (OSError, ValueError, KeyError, TypeError, InvalidVersion):
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidVersion) as err:
+            # Damaged (or written by someone else): ignored, and replaced by the next fetch.
+            log.debug("ignoring the cached page %s: %s", path, err)
             return None
 
     def _write_cache(self, index: str, page: ProjectPage, etag: str) -> None:

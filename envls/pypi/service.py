@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 class PipService:
     def __init__(self, client: IndexClient, config: PipConfig | None = None, trusted: bool = True,
-                 environ: Mapping[str, str] | None = None, default_index: str | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, default_index: str | None = None,
+                 expand_environment_variables: bool = False) -> None:
         self.client = client
         self.config = config if config is not None else load_pip_config(environ)
         for problem in self.config.problems:
@@ -31,6 +32,7 @@ class PipService:
         self.trusted = trusted
         self.environ = environ
         self.default_index = default_index
+        self.expand = expand_environment_variables
         self._facts: dict[object, IndexFacts] = {}
 
     def files(self, env: Environment, root_dir: Path | None) -> dict[str, str | None]:
@@ -40,7 +42,7 @@ class PipService:
         return read_pip_files(env, root_dir, trusted=self.trusted)
 
     def plan(self, env: Environment, files: Mapping[str, str | None] | None = None) -> IndexPlan:
-        return plan_indexes(env, self.config, files, self.trusted, self.environ, self.default_index)
+        return plan_indexes(env, self.config, files, self.trusted, self.environ, self.default_index, self.expand)
 
     def cached(self, env: Environment, files: Mapping[str, str | None] | None = None) -> IndexFacts | None:
         """Facts for this file's indexes when loaded before; no network."""

@@ -31,6 +31,7 @@ from envls.channels.condarc import ResolvedChannel, effective_channels, resolve_
 from envls.channels.facts import host_subdir
 from envls.channels.service import ChannelService, Plan
 from envls.compat.rattler import solve_timed_out
+from envls.core.channel_facts import MAX_CHANNELS
 from envls.core.environment import Environment
 from envls.core.rules import is_valid_channel
 from envls.core.selectors import applies
@@ -101,7 +102,9 @@ class SolveService:
         sources = tuple(dict.fromkeys(u for c in resolved for u in c.urls))  # as the store knows them
         names = tuple((u.rstrip("/"), c.name) for c in resolved for u in c.urls)
         common_skip = ""
-        if len(every) > len(plan.channels):
+        if plan.limited or plan.limited_qualified:
+            common_skip = f"the file names more than {MAX_CHANNELS} channels, and envls fetches only that many"
+        elif len(every) > len(plan.channels):
             left = [c.given for c in every if c not in plan.channels]
             common_skip = (f"the workspace is not trusted, so `{left[0]}` is not contacted" if left
                            else "some channels are not contacted in an untrusted workspace")
