@@ -126,10 +126,15 @@ def _record_publication(client: EnvClient, params: types.PublishDiagnosticsParam
     client.diagnostics[params.uri] = params.diagnostics
 
 
+def _lens_refresh(client: EnvClient, params: None) -> None:
+    """VS Code's recorded capabilities announce `workspace/codeLens/refresh`: answer it as VS Code does."""
+
+
 def make_client() -> EnvClient:
     client = EnvClient(converter_factory=default_converter)
     register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES,
-                                   types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: _record_publication})
+                                   types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: _record_publication,
+                                   types.WORKSPACE_CODE_LENS_REFRESH: _lens_refresh})
     return client
 
 

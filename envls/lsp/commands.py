@@ -166,13 +166,7 @@ def _environments_changed(server: EnvlsServer) -> None:
     """Drift and code lenses depend on installed environments: look again."""
     server.session.environments_changed()
     server.snapshots.clear()
-    for uri in list(server.workspace.text_documents):
-        diagnostics.schedule(server, uri)
-    caps = server.client_capabilities.workspace
-    if server.pull_diagnostics and caps and caps.diagnostics and caps.diagnostics.refresh_support:
-        server.workspace_diagnostic_refresh(None)  # a pull client is not sent diagnostics: ask it to pull
-    if caps and caps.code_lens and caps.code_lens.refresh_support:
-        server.workspace_code_lens_refresh(None)
+    diagnostics.refresh_all(server)
 
 
 async def create(ls: EnvlsServer, *args: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ solve's findings are only added to the text it was made for.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 
@@ -73,12 +74,36 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
             log.exception("loading channel or index data for %s failed", uri)
             return
         server.snapshots.pop(uri, None)
-        if server.pull_diagnostics:
-            _refresh_pull(server)
-        else:
-            schedule(server, uri)
+        follow(server, uri)
 
     server.channel_tasks[uri] = asyncio.ensure_future(load())
+
+
+def follow(server: EnvlsServer, uri: str) -> None:
+    """Background work changed what ``uri`` shows (channel data, a solve): publish again (or ask a pull
+    client to pull again), go on to the next stage, and have the client ask for code lenses again."""
+    schedule(server, uri)  # a pull client gets no publication, but the next stage starts all the same
+    if server.pull_diagnostics:
+        refresh_pull(server)
+    refresh_lenses(server)
+
+
+def refresh_all(server: EnvlsServer) -> None:
+    """Every open document shows something new (settings, installed environments, the CUDA probe changed)."""
+    uris = list(server.workspace.text_documents)
+    for uri in uris:
+        schedule(server, uri)  # for a pull client too: the channel stage and the solve start again
+    if uris:
+        if server.pull_diagnostics:
+            refresh_pull(server)
+        refresh_lenses(server)
+
+
+def refresh_lenses(server: EnvlsServer) -> None:
+    """`workspace/codeLens/refresh`, when the client supports it: the lenses read the solve and the drift."""
+    caps = server.client_capabilities.workspace
+    if caps and caps.code_lens and caps.code_lens.refresh_support:
+        server.workspace_code_lens_refresh(None)
 
 
 async def _with_progress(server: EnvlsServer, task: asyncio.Future[Any]) -> None:
@@ -170,18 +195,12 @@ def _refresh_solve(server: EnvlsServer, uri: str) -> None:
         if server.session is not session:
             return  # the settings changed meanwhile
         server.snapshots.pop(uri, None)
-        if server.pull_diagnostics:
-            _refresh_pull(server)
-        else:
-            schedule(server, uri)
-        lens_caps = server.client_capabilities.workspace
-        if lens_caps and lens_caps.code_lens and lens_caps.code_lens.refresh_support:
-            server.workspace_code_lens_refresh(None)
+        follow(server, uri)
 
     tasks[uri] = (key, asyncio.ensure_future(solve()))
 
 
-def _refresh_pull(server: EnvlsServer) -> None:
+def refresh_pull(server: EnvlsServer) -> None:
     """Ask a pull client to pull again: channel findings arrived after its last pull."""
     caps = server.client_capabilities.workspace
     if caps and caps.diagnostics and caps.diagnostics.refresh_support:
@@ -201,10 +220,10 @@ async def pull(server: EnvlsServer, params: types.DocumentDiagnosticParams) -> t
     snap = await server.snapshot_async(uri)
     if snap is None:
         snap = server.snapshot(uri)
-    result_id = f"{server.generation}:{snap.version}" if snap.version is not None else None
+    items = convert.diagnostics(snap.analysis.findings, snap.analysis.document.index, server.encoding, uri)
+    # The same version shows more once channel data or a solve arrives: the id names the findings too.
+    digest = hashlib.blake2b(repr(items).encode(), digest_size=8).hexdigest()
+    result_id = f"{server.generation}:{snap.version}:{digest}" if snap.version is not None else None
     if result_id is not None and params.previous_result_id == result_id:
         return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
-    index = snap.analysis.document.index
-    return types.RelatedFullDocumentDiagnosticReport(
-        items=convert.diagnostics(snap.analysis.findings, index, server.encoding, uri), result_id=result_id
-    )
+    return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=result_id)

@@ -93,13 +93,7 @@ async def _pull_configuration(server: EnvlsServer) -> None:
 
 def _refresh_all(server: EnvlsServer) -> None:
     _probe_cuda(server)  # settings may have made a new session
-    if server.pull_diagnostics:
-        workspace_caps = server.client_capabilities.workspace
-        if workspace_caps and workspace_caps.diagnostics and workspace_caps.diagnostics.refresh_support:
-            server.workspace_diagnostic_refresh(None)
-        return
-    for uri in list(server.workspace.text_documents):
-        diagnostics.schedule(server, uri)
+    diagnostics.refresh_all(server)
 
 
 async def _on_change_configuration(server: EnvlsServer, params: types.DidChangeConfigurationParams) -> None:
