@@ -17,6 +17,7 @@ from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.files import is_environment_file
 from envls.core.text import Encoding
 from envls.lsp.convert import encoding_of
+from envls.lsp.protocol import EnvlsProtocol
 from envls.lsp.settings import Settings
 from envls.session import Session
 
@@ -36,7 +37,7 @@ class EnvlsServer(LanguageServer):
     """pygls' server plus what envls keeps between requests."""
 
     def __init__(self) -> None:
-        super().__init__("envls", __version__)
+        super().__init__("envls", __version__, protocol_cls=EnvlsProtocol)
         self.settings = Settings()
         self.snapshots: dict[str, Snapshot] = {}
         self.generation = 0  # bumped when settings change, so cached results are not reused
