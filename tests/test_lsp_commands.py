@@ -343,6 +343,8 @@ async def test_untrusted_workspace_refuses(setup: Setup, site: ChannelServer) ->
             error = await failure(client, command, {"uri": setup.uri})
             assert "untrusted" in error.message
         assert client.progress_reports == {}
+        # The lens says so before anyone clicks it.
+        assert titles(await lenses(client, setup.uri)) == ["Create environment `demo`: trust the workspace first"]
     assert not setup.envs.exists()
     assert site.requests[requests:] == []
 
@@ -470,3 +472,14 @@ async def test_drift_follows_changes_made_outside_the_editor(setup: Setup, site:
             return bool(last) and any(d.code == "env-drift" for d in last[-1].diagnostics)
 
         await _wait(drifted, "env-drift after the environment changed", timeout=15)
+
+
+async def test_the_create_lens_says_when_the_file_has_errors(setup: Setup, site: ChannelServer) -> None:
+    text = setup.write(env_text("demo", "python", "tool") + "  - numpy=!1\n  - pandas >=\n")
+    async with session(setup, site) as client:
+        client.open(setup.uri, text)
+        await client.wait_for_publish(setup.uri, 1)
+        assert titles(await lenses(client, setup.uri)) == ["Create environment `demo`: fix 2 errors first"]
+        fixed = client.replace_all(setup.uri, env_text("demo", "python", "tool"))
+        await client.wait_for_publish(setup.uri, fixed)
+        assert titles(await lenses(client, setup.uri)) == ["Create environment `demo`"]

@@ -135,7 +135,7 @@ async def test_fixing_the_channels_key_loads_and_solves_without_another_edit(tmp
                 await asyncio.sleep(0.05)
             # The lenses as a client shows them: asked again on each codeLens/refresh.
             shown = before
-            while shown != ["Create environment `demo`", "Does not solve for linux-64"]:
+            while shown != ["Create environment `demo`: fix 1 error first", "Does not solve for linux-64"]:
                 assert time.monotonic() - sent < 10, f"no codeLens/refresh with the new solve: {shown}"
                 if len(client.lens_refreshed) > refreshes:
                     refreshes = len(client.lens_refreshed)

@@ -115,7 +115,7 @@ async def test_unsatisfiable_follows_the_fast_and_channel_stages(tmp_path: Path,
         assert found.severity == types.DiagnosticSeverity.Error
         assert found.range.start == types.Position(line=5, character=4)
         assert found.message.startswith("does not solve for linux-64: `tensorflow=2.13` cannot be installed")
-        assert await lenses(client, uri) == ["Create environment `demo`", "Does not solve for linux-64"]
+        assert await lenses(client, uri) == ["Create environment `demo`: fix 1 error first", "Does not solve for linux-64"]
 
         result = await run(client, "envls.showSolution", {"uri": uri})
         (platform,) = result["platforms"]
