@@ -428,6 +428,17 @@ async def test_host_info(setup: Setup, site: ChannelServer) -> None:
     assert info["platform"] and "-" in info["platform"]
     assert info["cuda"] == {"driver": "12.2", "source": "setting", "known": True}
     assert info["condaTools"] == []  # none on this test's PATH and HOME
+    assert "usesCuda" not in info
+
+
+async def test_host_info_says_whether_a_file_uses_cuda(setup: Setup, site: ChannelServer) -> None:
+    gpu = (setup.root / "gpu" / "environment.yml").as_uri()
+    async with session(setup, site, {"cudaVersion": "none"}) as client:
+        client.open(setup.uri, env_text("demo", "python", "numpy"))
+        client.open(gpu, env_text("gpu", "python", "pytorch"))
+        assert (await run(client, "envls.hostInfo", {"uri": setup.uri}))["usesCuda"] is False
+        assert (await run(client, "envls.hostInfo", {"uri": gpu}))["usesCuda"] is True
+        assert "usesCuda" not in await run(client, "envls.hostInfo", {"uri": (setup.root / "closed.yml").as_uri()})
 
 
 async def test_features_ignore_yaml_that_is_no_environment_file(setup: Setup, site: ChannelServer) -> None:
