@@ -116,10 +116,11 @@ export class Commands {
             return await this.send(command, args);
         } catch (err) {
             const message = err instanceof ResponseError || err instanceof Error ? err.message : String(err);
-            this.log.error(`${command} failed: ${message}`);
             if (/cancelled/i.test(message)) {
+                this.log.info(`${command}: ${message}`); // the user asked for it: no error
                 void window.showInformationMessage(message.charAt(0).toUpperCase() + message.slice(1));
             } else {
+                this.log.error(`${command} failed: ${message}`);
                 void window.showErrorMessage(message, 'Show Logs').then((c) => c && this.log.show());
             }
             return undefined;
