@@ -38,7 +38,7 @@ ANY_VERSION = object()
 
 
 def capabilities(profile: str) -> types.ClientCapabilities:
-    """Recorded client capabilities; ``PULL`` is VS Code's with pull diagnostics announced."""
+    """Recorded client capabilities; ``PULL`` is VS Code's with pull diagnostics (and their refresh) announced."""
     if profile != PULL:
         return client_capabilities(profile)
     caps = client_capabilities(VSCODE)
@@ -46,6 +46,8 @@ def capabilities(profile: str) -> types.ClientCapabilities:
     caps.text_document.diagnostic = types.DiagnosticClientCapabilities(
         dynamic_registration=False, related_document_support=False
     )
+    assert caps.workspace is not None  # and, as vscode-languageclient, workspace/diagnostic/refresh
+    caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
     return caps
 
 

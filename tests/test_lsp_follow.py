@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from channel_server import CHANNELS, ChannelServer, condarc
-from lsp_support import PULL, VSCODE, capabilities, codes, initialize_params, loopback_config, shutdown
+from lsp_support import PULL, VSCODE, codes, loopback_config
+from lsp_support import session as lsp_session
 from lsprotocol import types
 from pygls.protocol import default_converter
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
@@ -73,26 +72,10 @@ def _make_client() -> FollowClient:
     return client
 
 
-@asynccontextmanager
-async def _session(tmp_path: Path, srv: ChannelServer, profile: str) -> AsyncIterator[FollowClient]:
+def _session(tmp_path: Path, srv: ChannelServer, profile: str) -> Any:
     config = loopback_config(tmp_path, srv.base_url, None, _make_client)
     condarc(tmp_path, srv.base_url, channels=["no-such-channel"])  # the configured channel does not exist
-    client = await config.start()
-    assert isinstance(client, FollowClient)
-    try:
-        params = initialize_params(profile, tmp_path, OPTIONS)
-        caps = capabilities(profile)
-        if profile == PULL:  # as vscode-languageclient announces it
-            assert caps.workspace is not None
-            caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
-        params.capabilities = caps
-        await client.initialize_session(params)
-        yield client
-    finally:
-        try:
-            await shutdown(client)
-        finally:
-            await client.stop()
+    return lsp_session(profile, tmp_path, initialization_options=OPTIONS, config=config)
 
 
 async def _findings(client: FollowClient, uri: str, profile: str, since: float) -> list[str]:
@@ -110,6 +93,7 @@ async def test_fixing_the_channels_key_loads_and_solves_without_another_edit(tmp
     uri = (tmp_path / "environment.yml").as_uri()
     with ChannelServer() as srv:
         async with _session(tmp_path, srv, profile) as client:
+            assert isinstance(client, FollowClient)
             client.open(uri, TYPO)
             if profile == PULL:
                 assert "unknown-key" in await client.pull(uri)
