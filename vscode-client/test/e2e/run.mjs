@@ -229,7 +229,8 @@ try {
         ENVLS_CACHE_DIR: join(tmp, 'envls-cache'),
         // conda-forge is out of reach here: no channel checks (the extension leaves this to the server's variable).
         ENVLS_CHANNEL_CHECKS: '0',
-        ENVLS_START_TIMEOUT_MS: '3000', // the hanging server below
+        // The hanging server below; long enough for a real start on a busy machine (the server may need 3 s then).
+        ENVLS_START_TIMEOUT_MS: '8000',
         PIP_INDEX_URL: `${site}/simple/`,
         PIP_CONFIG_FILE: '/dev/null',
     };
@@ -509,7 +510,7 @@ ${serve}
         [fake('python38', '3, 8, 18', 'exit 1'), /needs Python 3\.10 or newer, but .*python38 .* is Python 3\.8\.18/],
         [fake('crashing', '3, 11, 0', 'echo "Traceback (most recent call last):" >&2; echo "ModuleNotFoundError: No module named \'pygls\'" >&2; exit 1'),
             /envls could not start with .*crashing \(Python 3\.11\.0\): ModuleNotFoundError: No module named 'pygls'/],
-        [fake('hanging', '3, 11, 0', 'exec sleep 600'), /envls did not answer within 3 seconds/],
+        [fake('hanging', '3, 11, 0', 'exec sleep 600'), /envls did not answer within 8 seconds/],
     ];
     // Through the folder's settings: VS Code watches the workspace (a write to the user settings file
     // from outside is not noticed by code-server).
