@@ -38,7 +38,7 @@ ANY_VERSION = object()
 
 
 def capabilities(profile: str) -> types.ClientCapabilities:
-    """Recorded client capabilities; ``PULL`` is VS Code's with pull diagnostics announced."""
+    """Recorded client capabilities; ``PULL`` is VS Code's with pull diagnostics (and their refresh) announced."""
     if profile != PULL:
         return client_capabilities(profile)
     caps = client_capabilities(VSCODE)
@@ -46,6 +46,8 @@ def capabilities(profile: str) -> types.ClientCapabilities:
     caps.text_document.diagnostic = types.DiagnosticClientCapabilities(
         dynamic_registration=False, related_document_support=False
     )
+    assert caps.workspace is not None  # and, as vscode-languageclient, workspace/diagnostic/refresh
+    caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
     return caps
 
 
@@ -126,10 +128,15 @@ def _record_publication(client: EnvClient, params: types.PublishDiagnosticsParam
     client.diagnostics[params.uri] = params.diagnostics
 
 
+def _lens_refresh(client: EnvClient, params: None) -> None:
+    """VS Code's recorded capabilities announce `workspace/codeLens/refresh`: answer it as VS Code does."""
+
+
 def make_client() -> EnvClient:
     client = EnvClient(converter_factory=default_converter)
     register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES,
-                                   types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: _record_publication})
+                                   types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: _record_publication,
+                                   types.WORKSPACE_CODE_LENS_REFRESH: _lens_refresh})
     return client
 
 

@@ -132,6 +132,8 @@ async def test_create_with_dependencies_and_the_pip_section(setup: Setup, site: 
     assert order == sorted(order)
     assert any(m.startswith("Downloading 6 of 6 packages") for m in messages)
     assert not (setup.envs / ".demo.envls-lock").exists()
+    # Backup tools skip a folder with CACHEDIR.TAG: only the caches carry one, never the environment.
+    assert [str(p) for p in prefix.rglob("CACHEDIR.TAG")] == []
 
 
 async def test_a_failing_pip_step_is_reported_and_nothing_is_left(setup: Setup, site: Site) -> None:
@@ -191,6 +193,7 @@ async def test_update_keeps_or_prunes(setup: Setup, site: Site) -> None:
                              envs_dirs=[setup.envs], reporter=setup.reporter, options=setup.options)
     assert installed(setup.envs / "upd") == {"extra"}
     assert (setup.envs / "upd" / "conda-meta" / "history").read_text().count("==> ") == 3
+    assert not (setup.envs / "upd" / "CACHEDIR.TAG").exists()
 
 
 async def _cancel_when(setup: Setup, task: asyncio.Task[object], seen: str, cancel: asyncio.Event) -> None:

@@ -602,3 +602,19 @@ async def test_hover_summaries_are_a_session_lookup(tmp_path: Path, server: Chan
     assert found is not None and "The GCC low-level runtime library" in found.markdown
     plain = hover(analysis.environment, offset, facts)
     assert plain is not None and "GCC" not in plain.markdown
+
+
+async def test_exact_match_that_explains_a_missing_version_is_one_error(tmp_path: Path, server: ChannelServer) -> None:
+    # intel has python 3.10.8, 3.10.11 and 3.10.12 but no 3.10.0, which is all `==3.10` matches.
+    analysis, _ = await analyzed(service_for(tmp_path, server), f"""
+        channels: [{INTEL}]
+        dependencies:
+          - python==3.10
+        """)
+    [finding] = [f for f in analysis.findings if f.code in ("version-not-found", "suspicious-spec")]
+    assert finding.code == "version-not-found" and covered(analysis, finding) == "python==3.10"
+    assert finding.message.startswith("no version of `python` matches `==3.10`; nearest: 3.10.12")
+    assert finding.message.endswith("`==3.10` is an exact match: it matches 3.10.0 only, not the 3.10.x releases; "
+                                    "write `python=3.10` for any 3.10 release")
+    assert [(f.title, f.preferred) for f in finding.fixes][:2] == [
+        ("Change `==3.10` to `=3.10`", True), ("Change to `python=3.10.12`", False)]

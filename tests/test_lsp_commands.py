@@ -343,6 +343,8 @@ async def test_untrusted_workspace_refuses(setup: Setup, site: ChannelServer) ->
             error = await failure(client, command, {"uri": setup.uri})
             assert "untrusted" in error.message
         assert client.progress_reports == {}
+        # The lens says so before anyone clicks it.
+        assert titles(await lenses(client, setup.uri)) == ["Create environment `demo`: trust the workspace first"]
     assert not setup.envs.exists()
     assert site.requests[requests:] == []
 
@@ -426,6 +428,17 @@ async def test_host_info(setup: Setup, site: ChannelServer) -> None:
     assert info["platform"] and "-" in info["platform"]
     assert info["cuda"] == {"driver": "12.2", "source": "setting", "known": True}
     assert info["condaTools"] == []  # none on this test's PATH and HOME
+    assert "usesCuda" not in info
+
+
+async def test_host_info_says_whether_a_file_uses_cuda(setup: Setup, site: ChannelServer) -> None:
+    gpu = (setup.root / "gpu" / "environment.yml").as_uri()
+    async with session(setup, site, {"cudaVersion": "none"}) as client:
+        client.open(setup.uri, env_text("demo", "python", "numpy"))
+        client.open(gpu, env_text("gpu", "python", "pytorch"))
+        assert (await run(client, "envls.hostInfo", {"uri": setup.uri}))["usesCuda"] is False
+        assert (await run(client, "envls.hostInfo", {"uri": gpu}))["usesCuda"] is True
+        assert "usesCuda" not in await run(client, "envls.hostInfo", {"uri": (setup.root / "closed.yml").as_uri()})
 
 
 async def test_features_ignore_yaml_that_is_no_environment_file(setup: Setup, site: ChannelServer) -> None:
@@ -470,3 +483,14 @@ async def test_drift_follows_changes_made_outside_the_editor(setup: Setup, site:
             return bool(last) and any(d.code == "env-drift" for d in last[-1].diagnostics)
 
         await _wait(drifted, "env-drift after the environment changed", timeout=15)
+
+
+async def test_the_create_lens_says_when_the_file_has_errors(setup: Setup, site: ChannelServer) -> None:
+    text = setup.write(env_text("demo", "python", "tool") + "  - numpy=!1\n  - pandas >=\n")
+    async with session(setup, site) as client:
+        client.open(setup.uri, text)
+        await client.wait_for_publish(setup.uri, 1)
+        assert titles(await lenses(client, setup.uri)) == ["Create environment `demo`: fix 2 errors first"]
+        fixed = client.replace_all(setup.uri, env_text("demo", "python", "tool"))
+        await client.wait_for_publish(setup.uri, fixed)
+        assert titles(await lenses(client, setup.uri)) == ["Create environment `demo`"]

@@ -208,6 +208,7 @@ class _Run:
         progress = _InstallProgress(self.reporter, asyncio.get_running_loop(), len(records))
         self.reporter.progress(f"Downloading {len(records)} packages", 10)
         package_cache = self.opts.package_cache_dir or (self.cache_dir / "pkgs")
+        tagged = (self.prefix / _CACHE_TAG).exists()
         try:
             self.prefix.parent.mkdir(parents=True, exist_ok=True)
             await self._cancellable(rattler.install(
@@ -221,6 +222,8 @@ class _Run:
             raise ActionError(f"installing into {self.prefix} failed:\n{_text(err)}") from None
         if not (self.prefix / "conda-meta").is_dir():
             (self.prefix / "conda-meta").mkdir(parents=True)
+        if not tagged:
+            _drop_cache_tag(self.prefix)
 
     async def _cancellable(self, awaitable: Awaitable[T]) -> T:
         task = asyncio.ensure_future(awaitable)
@@ -342,3 +345,21 @@ def _dist(record: rattler.RepoDataRecord) -> str:
 
 def _text(err: BaseException) -> str:
     return str(err).strip() or type(err).__name__
+
+
+# rattler (since conda/rattler#2011) marks every prefix it installs into as a cache (CACHEDIR.TAG), which
+# makes backup tools skip the environment. conda and mamba environments carry no such tag; only caches should.
+_CACHE_TAG = "CACHEDIR.TAG"
+_CACHE_TAG_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
+
+
+def _drop_cache_tag(prefix: Path) -> None:
+    """Remove the CACHEDIR.TAG the installer just put into ``prefix`` (a tag's signature, not a package's file)."""
+    tag = prefix / _CACHE_TAG
+    try:
+        if tag.is_file() and not tag.is_symlink():
+            with tag.open("rb") as handle:
+                if handle.read(len(_CACHE_TAG_SIGNATURE)) == _CACHE_TAG_SIGNATURE:
+                    tag.unlink()
+    except OSError as err:
+        log.warning("could not remove %s: %s", tag, err)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from envls.core.channel_facts import ChannelFacts
 from envls.core.channel_rules import channel_findings
@@ -98,7 +98,31 @@ def add_findings(analysis: Analysis, stage: str, compute: Callable[[], Iterable[
 
 def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOptions | None = None) -> Analysis:
     """The analysis with the channel stage added: every spec checked against the channels' data."""
-    return add_findings(analysis, "channel", lambda: channel_findings(analysis.environment, facts), options)
+    return _fold_explained(add_findings(analysis, "channel", lambda: channel_findings(analysis.environment, facts),
+                                        options))
+
+
+def _fold_explained(analysis: Analysis) -> Analysis:
+    """One squiggle per spec: a spec with no matching version that is also suspicious (`python==3.10`, an
+    exact match) gets one error, whose message ends with the warning's explanation and whose first fix is
+    the warning's; the warning itself goes."""
+    errors = {f.span: f for f in analysis.findings if f.code == "version-not-found"}
+    folded = {f.span: f for f in analysis.findings if f.code == "suspicious-spec" and f.span in errors}
+    if not folded:
+        return analysis
+    findings = []
+    for finding in analysis.findings:
+        warning = folded.get(finding.span)
+        if warning is None:
+            findings.append(finding)
+        elif finding.code == "version-not-found":
+            fixes = (*warning.fixes, *(replace(f, preferred=False) for f in finding.fixes)) if warning.fixes \
+                else finding.fixes
+            findings.append(replace(finding, message=f"{finding.message}; {warning.message}",
+                                    fixes=fixes))
+        elif finding is not warning:
+            findings.append(finding)
+    return Analysis(analysis.document, analysis.environment, tuple(findings))
 
 
 def _syntax(document: Document, environment: Environment) -> Iterable[Finding]:

@@ -323,5 +323,15 @@ def implications(env: Environment) -> list[Implication]:
     return found
 
 
+def uses_cuda(env: Environment) -> bool:
+    """True when the file has anything to do with CUDA: a spec that implies a CUDA (or CPU) build, or a
+    framework that comes in CUDA builds (pytorch, tensorflow, jax, cupy). For showing the CUDA target only then."""
+    if implications(env):
+        return True
+    names = [parse_spec(e.text).name or "" for e in env.conda]
+    names += [canonicalize_name(line.name) for s in env.pip for e in s.entries if (line := parse_pip_line(e.text)).name]
+    return any(family_of(name) in _FAMILIES for name in names if name)
+
+
 def _implication(entry: Entry, manager: Manager, name: str, meaning: Meaning) -> Implication:
     return Implication(entry, manager, name, meaning.cpu, meaning.range, meaning.role, meaning.family, meaning.reason)

@@ -336,21 +336,29 @@ async def export_lock(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
 HOST_INFO = "envls.hostInfo"
 
 
-def host_info(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
+async def host_info(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     """What the server knows of the machine it runs on (over Remote-SSH: the remote one): its platform,
-    the CUDA target and where it comes from, and the conda tools found."""
+    the CUDA target and where it comes from, and the conda tools found. Given `{"uri": ...}` of an open
+    environment file, also whether that file has anything to do with CUDA (`usesCuda`)."""
     from envls.channels.facts import host_subdir
+    from envls.core.cuda import uses_cuda
     from envls.host.cuda import driver_and_source
 
     session = ls.session
     detection = session.cuda_detection()
     known = detection is not None or bool(session.options.cuda_version)
     driver, source = driver_and_source(detection, session.options.cuda_version) if known else (None, "none")
-    return {
+    info: dict[str, Any] = {
         "platform": host_subdir(),
         "cuda": {"driver": driver, "source": source, "known": known},
         "condaTools": [{"kind": t.kind, "path": t.path} for t in session.tools],
     }
+    uri = _optional(args[0], "uri", str) if args and isinstance(args[0], dict) else None
+    if uri is not None and uri in ls.workspace.text_documents and ls.is_environment(uri):
+        snap = await ls.snapshot_async(uri)  # analysed in the worker, never on the event loop
+        if snap is not None:
+            info["usesCuda"] = uses_cuda(snap.analysis.environment)
+    return info
 
 
 # Every command the server offers, in one table: name, handler.

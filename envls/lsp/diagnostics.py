@@ -9,6 +9,7 @@ solve's findings are only added to the text it was made for.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 
@@ -82,6 +83,9 @@ def _refresh_channels(server: EnvlsServer, uri: str) -> None:
         invalidate(server, "channel-data", uri)
 
     server.channel_tasks[uri] = asyncio.ensure_future(load())
+
+
+
 
 
 async def _with_progress(server: EnvlsServer, task: asyncio.Future[Any]) -> None:
@@ -179,6 +183,7 @@ def _refresh_solve(server: EnvlsServer, uri: str) -> None:
     tasks[uri] = (key, asyncio.ensure_future(solve()))
 
 
+
 def clear(server: EnvlsServer, uri: str) -> None:
     server.forget(uri)
     if not server.pull_diagnostics:
@@ -197,9 +202,9 @@ async def pull(server: EnvlsServer, params: types.DocumentDiagnosticParams) -> t
     if snap is None:
         log.info("diagnostics for %s answered empty: the document kept changing while it was analysed", uri)
         return types.RelatedFullDocumentDiagnosticReport(items=[])
-    result_id = f"{server.generation}:{snap.version}" if snap.version is not None else None
+    # The same version shows more once channel data or a solve arrives: the id names the findings too.
+    digest = hashlib.blake2b(repr(snap.diagnostics).encode(), digest_size=8).hexdigest()
+    result_id = f"{server.generation}:{snap.version}:{digest}" if snap.version is not None else None
     if result_id is not None and params.previous_result_id == result_id:
         return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
-    return types.RelatedFullDocumentDiagnosticReport(
-        items=snap.diagnostics, result_id=result_id
-    )
+    return types.RelatedFullDocumentDiagnosticReport(items=snap.diagnostics, result_id=result_id)

@@ -21,7 +21,8 @@ from envls.lsp.state import EnvlsServer
 log = logging.getLogger(__name__)
 
 Reason = Literal["settings", "environments", "cuda-probe", "channel-data", "solved"]
-_LENSES_CHANGE: frozenset[Reason] = frozenset({"environments", "solved"})
+# Channel data starts a new solve and changes what the Create lens says: lenses follow it too.
+_LENSES_CHANGE: frozenset[Reason] = frozenset({"environments", "solved", "channel-data", "settings", "cuda-probe"})
 
 
 def invalidate(server: EnvlsServer, reason: Reason, uri: str | None = None) -> None:

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from envls.core.findings import Finding, Severity
 from envls.lsp import commands
 from envls.lsp.features import document_request
 from envls.lsp.state import EnvlsServer, Snapshot
@@ -26,7 +28,7 @@ def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams,
     found = server.session.find_installed(target, Path(path).parent) if target else None
     argument: list[object] = [{"uri": uri}]
     if found is None:
-        title = f"Create environment `{target}`" if target else "Create environment"
+        title = _create_title(server, target, snap.analysis.findings)
         return [types.CodeLens(range=where, command=types.Command(title=title, command=commands.CREATE, arguments=argument))]
     drift = sum(1 for f in snap.analysis.findings if f.code == "env-drift")
     state = "in sync with this file" if drift == 0 else f"{drift} package{'s' if drift != 1 else ''} out of date"
@@ -34,6 +36,18 @@ def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams,
         types.CodeLens(range=where, command=types.Command(title=f"Update environment ({state})", command=commands.UPDATE, arguments=argument)),
         types.CodeLens(range=where, command=types.Command(title="Use as Python interpreter", command=commands.SELECT, arguments=argument)),
     ]
+
+
+def _create_title(server: EnvlsServer, target: str | None, findings: Sequence[Finding]) -> str:
+    """"Create environment `demo`", with why it would fail now when it would: an untrusted workspace runs no
+    conda, and a file with errors does not make an environment."""
+    title = f"Create environment `{target}`" if target else "Create environment"
+    if not server.settings.trusted:
+        return f"{title}: trust the workspace first"
+    errors = sum(1 for f in findings if f.severity == Severity.ERROR)
+    if errors:
+        return f"{title}: fix {errors} error{'s' if errors != 1 else ''} first"
+    return title
 
 
 @document_request(None)

@@ -37,7 +37,7 @@ def _on_initialize(server: EnvlsServer, params: types.InitializeParams) -> None:
 
 async def _on_initialized(server: EnvlsServer, params: types.InitializedParams) -> None:
     handler = ClientLogHandler(server, asyncio.get_running_loop())
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))  # the client shows the time and level
     logging.getLogger("envls").addHandler(handler)
     await _pull_configuration(server)
     _probe_cuda(server)

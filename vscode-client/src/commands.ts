@@ -9,6 +9,7 @@ import { ExecuteCommandRequest, ResponseError } from 'vscode-languageclient/node
 
 import { setInterpreter, SetBy } from './interpreter';
 import { DEFAULT_PATTERN } from './selector';
+import { environmentLabel, outcomeMessage, selectedMessage } from './messages';
 import { ServerManager } from './server';
 
 export const SERVER_COMMANDS = {
@@ -30,6 +31,8 @@ interface SelectResult {
     name: string | null;
 }
 
+// How long VS Code shows a progress notification at least (its progress service: 800 ms), and a little more.
+const PROGRESS_SHOWN_MS = 900;
 
 export class Commands {
     /** Called after a command changed an environment (the status bar refreshes). */
@@ -101,7 +104,10 @@ export class Commands {
         try {
             if (command === SERVER_COMMANDS.select) {
                 const result = await this.send(command, args) as SelectResult;
-                await this.useInterpreter(result.pythonPath, uri, `Environment ${result.name ?? result.prefix}`);
+                const name = result.name ?? environmentLabel(result.prefix);
+                const how = await this.useInterpreter(result.pythonPath, uri);
+                this.log.info(`${result.prefix}: its Python ${result.pythonPath} is ${how}`);
+                this.announce(selectedMessage(name));
                 return result;
             }
             if (command === SERVER_COMMANDS.create || command === SERVER_COMMANDS.update) {
@@ -110,10 +116,11 @@ export class Commands {
             return await this.send(command, args);
         } catch (err) {
             const message = err instanceof ResponseError || err instanceof Error ? err.message : String(err);
-            this.log.error(`${command} failed: ${message}`);
             if (/cancelled/i.test(message)) {
+                this.log.info(`${command}: ${message}`); // the user asked for it: no error
                 void window.showInformationMessage(message.charAt(0).toUpperCase() + message.slice(1));
             } else {
+                this.log.error(`${command} failed: ${message}`);
                 void window.showErrorMessage(message, 'Show Logs').then((c) => c && this.log.show());
             }
             return undefined;
@@ -131,33 +138,48 @@ export class Commands {
             return undefined;
         }
         const title = `${update ? 'Updating' : 'Creating'} the environment of ${file}`;
-        const result = await window.withProgress(
-            { location: ProgressLocation.Notification, title, cancellable: true },
-            async (progress, token) => {
-                progress.report({ message: 'starting…' });
-                const run = () => this.send(command, args) as Promise<CreateResult>;
-                return this.server.progress ? this.server.progress.withSink({ progress, token }, run) : run();
-            },
-        );
+        let shownAt = Date.now();
+        let result: CreateResult;
+        try {
+            result = await window.withProgress(
+                { location: ProgressLocation.Notification, title, cancellable: true },
+                async (progress, token) => {
+                    shownAt = Date.now();
+                    progress.report({ message: 'starting…' });
+                    const run = () => this.send(command, args) as Promise<CreateResult>;
+                    return this.server.progress ? this.server.progress.withSink({ progress, token }, run) : run();
+                },
+            );
+        } finally {
+            // VS Code keeps a progress notification on screen for at least 800 ms: let it go before the outcome
+            // (or the error) is announced, so that the two are never shown together.
+            await new Promise((resolve) => setTimeout(resolve, Math.max(0, PROGRESS_SHOWN_MS - (Date.now() - shownAt))));
+        }
         this.log.info(`${command}: ${JSON.stringify(result)}`);
-        if (update) {
-            void window.showInformationMessage(`Environment ${result.prefix} updated from ${file}.`);
-        } else if (result.pythonPath) {
-            await this.useInterpreter(result.pythonPath, uri, `Environment ${result.prefix} created (${result.backend})`);
+        const name = environmentLabel(result.prefix);
+        if (!update && result.pythonPath) {
+            const how = await this.useInterpreter(result.pythonPath, uri);
+            this.log.info(`created ${result.prefix} (${result.backend}); its Python ${result.pythonPath} is ${how}`);
+            this.announce(outcomeMessage('created', name, true));
         } else {
-            void window.showInformationMessage(`Environment ${result.prefix} created (${result.backend}); it has no Python.`);
+            this.log.info(`${update ? 'updated' : 'created'} ${result.prefix} (${result.backend}) from ${file}`);
+            this.announce(outcomeMessage(update ? 'updated' : 'created', name, false, update || result.pythonPath !== null));
         }
         return result;
     }
 
-    private async useInterpreter(pythonPath: string, uri: Uri | undefined, what: string): Promise<SetBy> {
+    /** The outcome, short; "Show" opens the log, which has the paths. */
+    private announce(message: string): void {
+        void window.showInformationMessage(message, 'Show').then((choice) => choice && this.log.show(true));
+    }
+
+    /** Makes `pythonPath` the interpreter; says how, for the log. */
+    private async useInterpreter(pythonPath: string, uri: Uri | undefined): Promise<string> {
         const folder = uri ? workspace.getWorkspaceFolder(uri) : workspace.workspaceFolders?.[0];
-        const how = await setInterpreter(this.log, pythonPath, folder);
-        const where = how === 'python-extension' ? 'selected in the Python extension'
+        const how: SetBy = await setInterpreter(this.log, pythonPath, folder);
+        return how === 'python-extension' ? 'selected in the Python extension'
             : how === 'folder-setting' ? `set as python.defaultInterpreterPath of ${folder?.name}`
                 : 'set as python.defaultInterpreterPath';
-        void window.showInformationMessage(`${what}: its Python ${pythonPath} is ${where}.`);
-        return how;
     }
 
     private send(command: string, args: unknown[]): Promise<unknown> {

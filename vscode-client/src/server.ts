@@ -235,9 +235,9 @@ export class ServerManager {
                 stderr: (input, log) => {
                     readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', (line) => {
                         // Once running, the server sends its envls.* log lines as window/logMessage too.
-                        const level = stderrLine(line, reachedRunning());
-                        if (level) {
-                            log[level](line);
+                        const kept = stderrLine(line, reachedRunning());
+                        if (kept) {
+                            log[kept.level](kept.text);
                         }
                     });
                 },

@@ -1,7 +1,7 @@
 /**
  * The status bar item for the active environment file: whether its environment exists and matches
- * the file (from the server's code lenses), and the CUDA target (the cudaVersion setting, else what the server
- * detected on its machine).
+ * the file (from the server's code lenses), and, for a file with CUDA packages, the CUDA target (the
+ * cudaVersion setting, else what the server detected on its machine).
  * A click offers the commands.
  */
 
@@ -20,6 +20,7 @@ import {
 import { CodeLens, CodeLensRequest, ExecuteCommandRequest } from 'vscode-languageclient/node';
 
 import { environmentName, EnvState, stateFromLenses, statusText } from './envState';
+import { cudaSentence, CudaSource } from './messages';
 import { ServerManager } from './server';
 
 const MENU = 'envls.status.menu';
@@ -27,7 +28,8 @@ const MENU = 'envls.status.menu';
 /** The answer of the server's `envls.hostInfo` command. */
 interface HostInfo {
     platform: string;
-    cuda: { driver: string | null; source: string; known: boolean };
+    cuda: { driver: string | null; source: CudaSource; known: boolean };
+    usesCuda?: boolean; // given a file: whether it has CUDA packages
 }
 
 export class StatusBar implements Disposable {
@@ -72,17 +74,22 @@ export class StatusBar implements Disposable {
             return;
         }
         const document = editor.document;
-        const setting = workspace.getConfiguration('envls', document.uri).get<string>('cudaVersion', '');
+        const setting = workspace.getConfiguration('envls', document.uri).get<string>('cudaVersion', '').trim();
         const client = this.server.client;
         let cuda = setting;
-        let cudaSource = 'the envls.cudaVersion setting';
-        if (!setting.trim() && client && this.server.isRunning()) {
+        let cudaSource: CudaSource | undefined = setting ? 'setting' : undefined;
+        let platform: string | undefined;
+        let usesCuda = false; // the CUDA target is shown only for files with CUDA packages (the server tells)
+        if (client && this.server.isRunning()) {
             // What the server detected on its machine (over Remote-SSH: the remote one).
             try {
-                const info = await client.sendRequest(ExecuteCommandRequest.type, { command: 'envls.hostInfo', arguments: [] }) as HostInfo;
-                if (info?.cuda?.known) {
+                const info = await client.sendRequest(ExecuteCommandRequest.type,
+                    { command: 'envls.hostInfo', arguments: [{ uri: document.uri.toString() }] }) as HostInfo;
+                platform = info?.platform;
+                usesCuda = info?.usesCuda === true;
+                if (!setting && info?.cuda?.known) {
                     cuda = info.cuda.driver ?? 'none';
-                    cudaSource = `detected on ${info.platform} (${info.cuda.source})`;
+                    cudaSource = info.cuda.source;
                 }
             } catch (err) {
                 this.server.log.debug(`status: hostInfo failed: ${err}`);
@@ -105,17 +112,18 @@ export class StatusBar implements Disposable {
         if (generation !== this.generation) {
             return;
         }
-        this.item.text = statusText(state, cuda);
+        this.item.text = statusText(state, usesCuda ? cuda : '');
         const described = {
             missing: 'not created yet',
             'in-sync': 'created, and in sync with this file',
             drift: state.kind === 'drift' ? `created; ${state.outOfDate} package(s) out of date` : '',
-            unknown: 'unknown',
+            unknown: 'not known yet',
         }[state.kind];
         tooltip.appendMarkdown(`**envls**: environment \`${state.name ?? '?'}\` is ${described}.\n\n`);
-        tooltip.appendMarkdown(cuda.trim()
-            ? `CUDA target: \`${cuda.trim()}\` (${cudaSource}).\n\n`
-            : 'CUDA target: what the driver of the machine the server runs on reports (hover a CUDA spec to see it).\n\n');
+        if (usesCuda) {
+            tooltip.appendText(cudaSentence(cuda, cudaSource, platform));
+            tooltip.appendMarkdown('\n\n');
+        }
         const plan = this.server.plan;
         if (plan) {
             tooltip.appendMarkdown(`Server: Python ${plan.version} (\`${plan.python}\`), envls ${plan.envls === 'bundled' ? 'bundled' : 'from that Python'}.\n\n`);

@@ -7,6 +7,7 @@ describe('stateFromLenses (titles from envls/lsp/lenses.py)', () => {
     it('reads each state', () => {
         assert.deepEqual(stateFromLenses(['Create environment `demo`']), { kind: 'missing', name: 'demo' });
         assert.deepEqual(stateFromLenses(['Create environment'], 'x'), { kind: 'missing', name: 'x' });
+        assert.deepEqual(stateFromLenses(['Create environment `demo`: fix 2 errors first']), { kind: 'missing', name: 'demo' });
         assert.deepEqual(stateFromLenses(['Update environment (in sync with this file)', 'Use as Python interpreter'], 'demo'),
             { kind: 'in-sync', name: 'demo' });
         assert.deepEqual(stateFromLenses(['Update environment (1 package out of date)'], 'demo'), { kind: 'drift', name: 'demo', outOfDate: 1 });
