@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from envls import __version__
+from envls import __version__, workflow_cli
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_yaml_name
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="skip the checks that need channel data (also ENVLS_CHANNEL_CHECKS=0)")
     check.add_argument("--no-solve", action="store_true",
                        help="do not solve the environment for its platforms (also ENVLS_SOLVE=0)")
+    workflow_cli.add_parsers(sub)
     return parser
 
 
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve()
         return 0
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="envls: %(levelname)s %(message)s")
-    code = check(args)
+    code = workflow_cli.run(args) if args.command in workflow_cli.COMMANDS else check(args)
     sys.stdout.flush()
     # py-rattler's runtime threads can abort the interpreter at finalization; the work is done.
     os._exit(code)

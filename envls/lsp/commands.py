@@ -19,8 +19,9 @@ from pygls.uris import to_fs_path
 
 from envls.actions.create import create_environment
 from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
+from envls.actions.target import envs_dirs_for_create
 from envls.core.environment import environment_of
-from envls.host.conda_tools import InstalledEnv, envs_dirs, find_environment, list_environments
+from envls.host.conda_tools import InstalledEnv, find_environment, list_environments
 from envls.lsp import diagnostics
 from envls.lsp.state import EnvlsServer
 
@@ -153,13 +154,7 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
 
 
 def _envs_dirs(server: EnvlsServer) -> list[Path]:
-    """Where a named environment goes: conda's envs dirs when there is a conda (so `conda activate NAME`
-    finds it), else only the ones configured in .condarc; with none, the embedded installer uses the user's
-    data folder."""
-    session = server.session
-    if session.tools:
-        return envs_dirs(session.config, session.tools)
-    return [Path(d) for d in session.config.envs_dirs]
+    return envs_dirs_for_create(server.session.config, server.session.tools)
 
 
 def _environments_changed(server: EnvlsServer) -> None:

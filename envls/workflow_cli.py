@@ -1,0 +1,171 @@
+"""The environment workflow on the command line: create, update, export, activate, run, kernel, dockerfile.
+
+Each subcommand calls the same engine as the language server's commands (`envls/actions/`); this
+module only turns arguments into requests, shows progress on the terminal, and maps the outcome to an
+exit status: 0 when done, 1 with the reason on stderr otherwise (`envls run` passes the command's own
+status through). Ctrl-C during create or update cancels the action cleanly: a new environment that was
+half made is removed again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from envls.actions.request import BACKENDS, ActionError, Cancelled
+
+COMMANDS = ("create", "update", "export", "activate", "run", "kernel", "dockerfile")
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the workflow's subcommands on the main parser."""
+    for verb, text in (("create", "create the environment an environment file describes"),
+                       ("update", "update an existing environment from its environment file")):
+        parser = sub.add_parser(verb, help=text, description=text.capitalize() + ".")
+        parser.add_argument("-f", "--file", required=True, metavar="FILE", help="the environment file")
+        _add_target(parser, required=False)
+        parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                            help="the installer: mamba, micromamba or conda when found (auto), else envls' embedded one")
+        if verb == "create":
+            parser.add_argument("--force", action="store_true", help="replace an existing environment")
+        else:
+            parser.add_argument("--prune", action="store_true",
+                                help="remove the packages the file no longer asks for")
+        parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
+
+
+def _add_target(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("-n", "--name", metavar="NAME", help="the environment's name")
+    group.add_argument("-p", "--prefix", metavar="PREFIX", help="the environment's folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the workflow subcommand ``args.command``; the exit status."""
+    try:
+        if args.command in ("create", "update"):
+            return asyncio.run(_create_or_update(args))
+    except ActionError as err:
+        _error(err.message)
+        return 1
+    raise AssertionError(f"not a workflow command: {args.command}")
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"envls: error: {message}\n")
+
+
+# -- create and update --------------------------------------------------------------------------------
+
+
+class TerminalReporter:
+    """Progress on a terminal: one bar redrawn in place; without a terminal, one plain line per step."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None, verbose: bool = False) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.verbose = verbose
+        self.last = ""
+        self.drawn = False
+
+    def progress(self, message: str, percent: int | None) -> None:
+        if self.tty:
+            width = max(shutil.get_terminal_size((80, 24)).columns, 40)
+            done = max(0, min(100, percent or 0))
+            bar = "#" * (done * 24 // 100)
+            head = f"[{bar:<24}] {done:3d}% " if percent is not None else ""
+            text = (head + message)[: width - 1]
+            self.stream.write(f"\r\x1b[K{text}")
+            self.drawn = True
+        elif message != self.last:
+            suffix = f" ({percent}%)" if percent is not None else ""
+            self.stream.write(f"{message}{suffix}\n")
+        self.last = message
+        self.stream.flush()
+
+    def log(self, line: str) -> None:
+        if not self.verbose:
+            return
+        self._clear()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def note(self, line: str) -> None:
+        self._clear()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
+        if self.tty and self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.drawn = False
+
+
+def _install_interrupt(cancel: asyncio.Event, reporter: TerminalReporter) -> None:
+    """The first Ctrl-C cancels the action (which then cleans up); it is not a KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        if not cancel.is_set():
+            reporter.note("Cancelling (cleaning up what was started)...")
+        cancel.set()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+    except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+        signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(interrupted))
+
+
+async def _create_or_update(args: argparse.Namespace) -> int:
+    from envls.actions.create import create_environment
+    from envls.actions.request import CreateRequest
+    from envls.actions.target import envs_dirs_for_create
+    from envls.session import Session, SessionOptions
+
+    update = args.command == "update"
+    env_file = Path(args.file).absolute()
+    prefix = str(Path(args.prefix).absolute()) if args.prefix else None
+    request = CreateRequest(env_file=env_file, name=args.name, prefix=prefix, backend=args.backend,
+                            prune=bool(getattr(args, "prune", False)), force=bool(getattr(args, "force", False)),
+                            update=update)
+    session = Session(SessionOptions())
+    reporter = TerminalReporter(sys.stderr, verbose=args.verbose)
+    cancel = asyncio.Event()
+    _install_interrupt(cancel, reporter)
+    tools = await asyncio.to_thread(lambda: session.tools)
+    try:
+        result = await create_environment(request, tools=tools, envs_dirs=envs_dirs_for_create(session.config, tools),
+                                          reporter=reporter, cancel=cancel)
+    except Cancelled as err:
+        reporter.finish()
+        detail = err.message if err.message != "cancelled" else "cancelled"
+        _error(f"{detail}" if "removed" in detail or update else f"{detail}; nothing was left behind")
+        return 1
+    except ActionError as err:
+        reporter.finish()
+        _error(err.message)
+        return 1
+    finally:
+        reporter.finish()
+    verb = "Updated" if update else "Created"
+    sys.stdout.write(f"{verb} the environment {result.prefix} (with {result.backend}).\n")
+    if not update:
+        shell = "powershell" if os.name == "nt" else "bash"
+        sys.stdout.write(f'Activate it with:  eval "$(envls activate -p {_quoted(result.prefix)} --shell {shell})"\n')
+    return 0
+
+
+def _quoted(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+

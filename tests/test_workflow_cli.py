@@ -1,0 +1,123 @@
+"""`envls create` and `envls update` end to end: the embedded installer against a channel built here and
+served on loopback, run as a real `python -m envls` process (Ctrl-C included)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from actions_support import Wheel, build_channel, build_pip_index
+from channel_server import ChannelServer
+from workflow_support import PACKAGES, Site, cli_environ, env_yaml, envls, installed
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
+                                reason="the test channel is built for linux-64")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("site")
+    build_channel(root / "channel", PACKAGES)
+    build_pip_index(root / "pypi", [Wheel("envls-demo")])
+    server = ChannelServer(root=root, slow_seconds=60)
+    try:
+        yield Site(server, f"{server.base_url}/channel", f"{server.base_url}/pypi/simple/", root)
+    finally:
+        server.stop()
+
+
+def test_create_then_update_and_prune(tmp_path: Path, site: Site) -> None:
+    env = cli_environ(tmp_path, site)
+    file = tmp_path / "environment.yml"
+    file.write_text(env_yaml(site, "demo", ["app"]))
+    prefix = tmp_path / "envs" / "demo"
+    created = envls("create", "-f", str(file), "-p", str(prefix), "--backend", "embedded", env=env)
+    assert created.returncode == 0, created.stderr
+    assert installed(prefix) == {"app", "liba", "libc", "python"}
+    assert f"Created the environment {prefix} (with embedded)" in created.stdout
+    assert "envls activate -p" in created.stdout
+    steps = created.stderr.splitlines()
+    assert [s for s in steps if s.startswith("Solving")] and [s for s in steps if s.startswith("Linking")]
+    assert "\x1b" not in created.stderr  # no terminal: plain lines, no bar
+    again = envls("create", "-f", str(file), "-p", str(prefix), "--backend", "embedded", env=env)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    file.write_text(env_yaml(site, "demo", ["extra"]))
+    updated = envls("update", "-f", str(file), "-p", str(prefix), "--backend", "embedded", env=env)
+    assert updated.returncode == 0, updated.stderr
+    assert installed(prefix) == {"app", "liba", "libc", "python", "extra"}
+    pruned = envls("update", "-f", str(file), "-p", str(prefix), "--backend", "embedded", "--prune", env=env)
+    assert pruned.returncode == 0, pruned.stderr
+    assert installed(prefix) == {"extra"}
+
+
+def test_create_by_name_lands_in_envls_data_folder(tmp_path: Path, site: Site) -> None:
+    env = cli_environ(tmp_path, site)
+    file = tmp_path / "environment.yml"
+    file.write_text(env_yaml(site, "named", ["liba"]))
+    created = envls("create", "-f", str(file), "--backend", "embedded", env=env)
+    assert created.returncode == 0, created.stderr
+    assert installed(tmp_path / ".local" / "share" / "envls" / "envs" / "named") == {"liba", "libc"}
+
+
+def test_failures_exit_1_with_the_reason(tmp_path: Path, site: Site) -> None:
+    env = cli_environ(tmp_path, site)
+    missing = envls("create", "-f", str(tmp_path / "nope.yml"), "-n", "x", "--backend", "embedded", env=env)
+    assert missing.returncode == 1 and "no such file" in missing.stderr
+    file = tmp_path / "environment.yml"
+    file.write_text(env_yaml(site, "bad", ["app", "libc >=2"]))
+    unsolvable = envls("create", "-f", str(file), "--backend", "embedded", env=env)
+    assert unsolvable.returncode == 1 and "could not solve" in unsolvable.stderr
+    no_env = envls("update", "-f", str(file), "-n", "never", "--backend", "embedded", env=env)
+    assert no_env.returncode == 1 and "create it first" in no_env.stderr
+    assert envls("create", "-f", str(file), "-n", "a", "-p", "/tmp/b", env=env).returncode == 2
+
+
+def test_ctrl_c_cancels_and_leaves_nothing(tmp_path: Path, site: Site) -> None:
+    env = cli_environ(tmp_path, site)
+    file = tmp_path / "environment.yml"
+    file.write_text(env_yaml(site, "halfway", ["app", "slowpkg"]))
+    prefix = tmp_path / "envs" / "halfway"
+    site.server.fault("/channel/noarch/slowpkg-", "slow")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "envls", "create", "-f", str(file), "-p", str(prefix),
+                                 "--backend", "embedded"], env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stderr is not None
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            seen.append(line)
+            if line.startswith("Linking") or not line:
+                break
+        assert any(s.startswith("Linking") for s in seen), seen
+        assert prefix.exists()
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        site.server.fault("/channel/noarch/slowpkg-", None)
+    assert proc.returncode == 1
+    assert "cancelled" in rest and "Traceback" not in rest
+    assert not prefix.exists()
+    assert not (tmp_path / ".conda" / "environments.txt").exists()
+
+
+def test_the_bar_on_a_terminal_redraws_one_line() -> None:
+    import io
+
+    from envls.workflow_cli import TerminalReporter
+
+    out = io.StringIO()
+    reporter = TerminalReporter(out, tty=True)
+    reporter.progress("Downloading 1 of 4 packages, 0.5 of 2.0 MB", 22)
+    reporter.progress("Linking 4 of 4 packages", 85)
+    reporter.finish()
+    text = out.getvalue()
+    assert text.count("\r\x1b[K") == 3 and "\n" not in text
+    assert "[####################    ]  85% Linking 4 of 4 packages" in text
