@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -38,6 +39,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             parser.add_argument("--prune", action="store_true",
                                 help="remove the packages the file no longer asks for")
         parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
+    text = "write an installed environment as a portable environment file"
+    export = sub.add_parser("export", help=text, description=text.capitalize() + " (never with `prefix:`).")
+    _add_target(export, required=True)
+    export.add_argument("--from-history", action="store_true",
+                        help="only the packages that were asked for (conda-meta/history), not every installed one")
+    export.add_argument("--with-builds", action="store_true", help="pin build strings too (`name=version=build`)")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE; an existing file keeps its comments, order and selectors")
 
 
 def _add_target(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -51,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.command in ("create", "update"):
             return asyncio.run(_create_or_update(args))
+        if args.command == "export":
+            return _export(args)
     except ActionError as err:
         _error(err.message)
         return 1
@@ -169,3 +180,84 @@ def _quoted(text: str) -> str:
 
     return shlex.quote(text)
 
+
+
+# -- looking up an installed environment ----------------------------------------------------------------
+
+
+def find_prefix(name: str | None, prefix: str | None) -> tuple[Path, str | None]:
+    """The installed environment ``-n NAME`` or ``-p PREFIX`` means, and its name; ActionError when none."""
+    from envls.session import Session, SessionOptions
+
+    session = Session(SessionOptions())
+    from envls.host.conda_tools import find_environment
+
+    if prefix:
+        path = Path(os.path.expanduser(prefix)).absolute()
+        if not (path / "conda-meta").is_dir():
+            raise ActionError(f"{path} is no conda environment (it has no conda-meta folder)")
+        return path, None
+    assert name is not None
+    found = find_environment(name, session.config, session.tools)
+    if found is None:
+        raise ActionError(f"there is no environment named `{name}`; create it first, or give its folder with -p")
+    return Path(found.prefix), found.name
+
+
+# -- export -------------------------------------------------------------------------------------------
+
+_MAX_FILE = 5 * 1024 * 1024
+
+
+def read_existing(path: Path) -> str | None:
+    """The text of an existing environment file to merge onto; None when there is none."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise ActionError(f"{path} is not a regular file")
+    if path.stat().st_size > _MAX_FILE:
+        raise ActionError(f"{path} is larger than {_MAX_FILE // (1024 * 1024)} MB; not an environment file")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ActionError(f"cannot read {path}: {err}") from None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.envls-tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ActionError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from envls.actions.export import ExportRequest, export_environment
+    from envls.channels.condarc import load_config
+    from envls.core.export_text import merge, render
+
+    prefix, name = find_prefix(args.name, args.prefix)
+    exported = export_environment(ExportRequest(prefix, name or args.name, args.from_history, args.with_builds),
+                                  load_config())
+    if not args.output:
+        sys.stdout.write(render(exported))
+        return 0
+    output = Path(args.output)
+    existing = read_existing(output)
+    if existing is None:
+        write_atomically(output, render(exported))
+        sys.stderr.write(f"Wrote {output}\n")
+        return 0
+    merged = merge(existing, exported, keep_name=args.name is None)
+    if merged.rewritten:
+        sys.stderr.write(f"envls: {output}: {merged.reason}; writing it fresh\n")
+    if merged.text == existing:
+        sys.stderr.write(f"{output} already describes the environment; unchanged\n")
+        return 0
+    write_atomically(output, merged.text)
+    sys.stderr.write(f"Updated {output}\n")
+    return 0

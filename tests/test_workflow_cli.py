@@ -121,3 +121,56 @@ def test_the_bar_on_a_terminal_redraws_one_line() -> None:
     text = out.getvalue()
     assert text.count("\r\x1b[K") == 3 and "\n" not in text
     assert "[####################    ]  85% Linking 4 of 4 packages" in text
+
+
+def _pip_set(prefix: Path) -> set[str]:
+    site = next(prefix.glob("lib/python*/site-packages"))
+    return {p.name.split("-")[0] for p in site.glob("*.dist-info")}
+
+
+@pytest.mark.parametrize("mode", [[], ["--from-history"], ["--with-builds"]])
+def test_export_and_recreate_to_the_same_packages(tmp_path: Path, site: Site, mode: list[str]) -> None:
+    env = cli_environ(tmp_path, site)
+    file = tmp_path / "environment.yml"
+    file.write_text(env_yaml(site, "orig", ["app", "pip"], pip=["envls-demo==1.0"]))
+    prefix = tmp_path / "envs" / "orig"
+    assert envls("create", "-f", str(file), "-p", str(prefix), "--backend", "embedded", env=env).returncode == 0
+    exported = envls("export", "-p", str(prefix), *mode, env=env)
+    assert exported.returncode == 0, exported.stderr
+    text = exported.stdout
+    assert "prefix:" not in text
+    assert text.startswith("name: orig\nchannels:\n") and f"  - {site.channel}\n  - nodefaults\n" in text
+    assert "  - pip:\n      - envls-demo==1.0\n" in text
+    if mode == ["--from-history"]:
+        assert "  - app\n  - pip\n" in text and "liba" not in text
+    elif mode == ["--with-builds"]:
+        assert "  - liba=1.0=0\n" in text and "  - libc=1.5=0\n" in text
+    else:
+        assert "  - app=1.0\n  - liba=1.0\n  - libc=1.5\n  - pip=24.0\n" in text
+    copy = tmp_path / "exported.yml"
+    copy.write_text(text)
+    again = tmp_path / "envs" / "again"
+    made = envls("create", "-f", str(copy), "-p", str(again), "--backend", "embedded", env=env)
+    assert made.returncode == 0, made.stderr
+    assert installed(again) == installed(prefix)
+    assert _pip_set(again) == _pip_set(prefix) and "envls_demo" in _pip_set(again)
+
+
+def test_export_onto_an_existing_file_changes_only_what_differs(tmp_path: Path, site: Site) -> None:
+    env = cli_environ(tmp_path, site)
+    file = tmp_path / "environment.yml"
+    file.write_text(env_yaml(site, "kept", ["app", "liba"]))
+    prefix = tmp_path / "envs" / "kept"
+    assert envls("create", "-f", str(file), "-p", str(prefix), "--backend", "embedded", env=env).returncode == 0
+    original = (f"# The project's environment\nname: kept\nchannels:\n  - {site.channel}  # ours\n  - nodefaults\n"
+                "dependencies:\n  - app=1.0  # the app\n  - liba >=0.5  # loose on purpose\n"
+                "  - pywin32  # [win]\n  - gone=2.0\n")
+    file.write_text(original)
+    result = envls("export", "-p", str(prefix), "--from-history", "-o", str(file), env=env)
+    assert result.returncode == 0, result.stderr
+    assert file.read_text() == original.replace("  - app=1.0  # the app\n", "  - app  # the app\n") \
+        .replace("  - liba >=0.5", "  - liba").replace("  - gone=2.0\n", "")
+    unchanged = envls("export", "-p", str(prefix), "--from-history", "-o", str(file), env=env)
+    assert "unchanged" in unchanged.stderr
+    missing = envls("export", "-n", "no-such-env", env=env)
+    assert missing.returncode == 1 and "no environment named `no-such-env`" in missing.stderr

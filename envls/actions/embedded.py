@@ -194,8 +194,11 @@ class _Run:
                    else await asyncio.to_thread(detect_virtual_packages))
         gateway = rattler.Gateway(cache_dir=self.cache_dir / "rattler")
         try:
+            # Parsed here, leniently as conda reads them: py-rattler's solve would parse the strings strictly
+            # and reject `name=version=build`, the form every `conda env export` writes.
+            match_specs = [rattler.MatchSpec(spec, strict=False) for spec in specs]
             records = await self._cancellable(rattler.solve(
-                channels, specs, gateway=gateway, platforms=[self.subdir, "noarch"],  # type: ignore[list-item]
+                channels, match_specs, gateway=gateway, platforms=[self.subdir, "noarch"],  # type: ignore[list-item]
                 virtual_packages=virtual, locked_packages=list(locked) or None))
         except (ActionError, asyncio.CancelledError):
             raise
