@@ -39,6 +39,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             parser.add_argument("--prune", action="store_true",
                                 help="remove the packages the file no longer asks for")
         parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
+    text = "print the script that activates an environment, for eval (no conda init needed)"
+    act = sub.add_parser("activate", help=text, description=text.capitalize() + ': eval "$(envls activate -n NAME)"')
+    _add_target(act, required=True)
+    act.add_argument("--shell", choices=("bash", "zsh", "fish", "powershell", "cmd"),
+                     help="the shell the script is for (default: from $SHELL)")
+    text = "run a command in an activated environment"
+    runner = sub.add_parser("run", help=text, description=text.capitalize() + " (no shell: the arguments as given; "
+                            "the command's exit status is envls'): envls run -n NAME -- python -V")
+    group = runner.add_mutually_exclusive_group(required=True)
+    group.add_argument("-n", "--name", metavar="NAME", help="the environment's name")
+    group.add_argument("-p", "--prefix", metavar="PREFIX", help="the environment's folder")
+    group.add_argument("-f", "--file", metavar="FILE", help="the environment the environment file names")
+    runner.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command and its arguments")
     text = "write an installed environment as a portable environment file"
     export = sub.add_parser("export", help=text, description=text.capitalize() + " (never with `prefix:`).")
     _add_target(export, required=True)
@@ -62,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
             return asyncio.run(_create_or_update(args))
         if args.command == "export":
             return _export(args)
+        if args.command == "activate":
+            return _activate(args)
+        if args.command == "run":
+            return _run(args)
     except ActionError as err:
         _error(err.message)
         return 1
@@ -261,3 +278,56 @@ def _export(args: argparse.Namespace) -> int:
     write_atomically(output, merged.text)
     sys.stderr.write(f"Updated {output}\n")
     return 0
+
+
+# -- activate and run ---------------------------------------------------------------------------------
+
+
+def _activate(args: argparse.Namespace) -> int:
+    from envls.actions.activation import activation_script, default_shell
+
+    prefix, name = find_prefix(args.name, args.prefix)
+    sys.stdout.write(activation_script(prefix, args.shell or default_shell(), name=name or args.name))
+    return 0
+
+
+def prefix_of_file(path: Path) -> tuple[Path, str | None]:
+    """The installed environment an environment file names (its `prefix:`, else its `name:`)."""
+    from envls.actions.embedded import host_subdir
+    from envls.actions.envfile import read_environment_file
+
+    env_file = read_environment_file(path.absolute(), host_subdir())
+    if env_file.prefix:
+        prefix = Path(os.path.expanduser(env_file.prefix))
+        return find_prefix(None, str(prefix if prefix.is_absolute() else path.absolute().parent / prefix))
+    if env_file.name:
+        return find_prefix(env_file.name, None)
+    raise ActionError(f"{path} has no `name:` or `prefix:`: give the environment with -n or -p")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from envls.actions.activation import activated_environment
+
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise ActionError("no command given: envls run -n NAME -- CMD ARGS...")
+    prefix, name = prefix_of_file(Path(args.file)) if args.file else find_prefix(args.name, args.prefix)
+    env = asyncio.run(activated_environment(prefix, name=name or args.name))
+    program = shutil.which(argv[0], path=env.get("PATH")) or argv[0]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name != "nt":
+        try:
+            os.execve(program, [argv[0], *argv[1:]], env)
+        except OSError as err:
+            _error(f"cannot run {argv[0]}: {err.strerror or err}")
+            return 127 if isinstance(err, FileNotFoundError) else 126
+    import subprocess
+
+    try:
+        return subprocess.run([program, *argv[1:]], env=env).returncode
+    except OSError as err:
+        _error(f"cannot run {argv[0]}: {err.strerror or err}")
+        return 127 if isinstance(err, FileNotFoundError) else 126

@@ -174,3 +174,51 @@ def test_export_onto_an_existing_file_changes_only_what_differs(tmp_path: Path, 
     assert "unchanged" in unchanged.stderr
     missing = envls("export", "-n", "no-such-env", env=env)
     assert missing.returncode == 1 and "no environment named `no-such-env`" in missing.stderr
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, site: Site) -> tuple[Path, Path, dict[str, str]]:
+    """An environment with python, a variable in conda-meta/state and an activate.d script."""
+    home = tmp_path_factory.mktemp("home")
+    env = cli_environ(home, site)
+    file = home / "project" / "environment.yml"
+    file.parent.mkdir()
+    file.write_text(env_yaml(site, "work", ["app"]))
+    created = envls("create", "-f", str(file), "--backend", "embedded", env=env)
+    assert created.returncode == 0, created.stderr
+    prefix = home / ".local" / "share" / "envls" / "envs" / "work"
+    (prefix / "conda-meta" / "state").write_text('{"env_vars": {"ENVLS_STATE_VAR": "from state"}}')
+    (prefix / "etc" / "conda" / "activate.d").mkdir(parents=True)
+    (prefix / "etc" / "conda" / "activate.d" / "hello.sh").write_text(
+        'export ENVLS_FROM_SCRIPT="script ran"\necho "activate.d says hi"\n')
+    return prefix, file, env
+
+
+def test_activate_in_a_real_bash(made: tuple[Path, Path, dict[str, str]]) -> None:
+    prefix, _, env = made
+    script = (f'eval "$("{sys.executable}" -m envls activate -n work --shell bash)" >/dev/null; which python; '
+              'echo "$CONDA_PREFIX|$CONDA_DEFAULT_ENV|$ENVLS_STATE_VAR|$ENVLS_FROM_SCRIPT"')
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-c", script], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(prefix / "bin" / "python"), f"{prefix}|work|from state|script ran"]
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish", "powershell", "cmd"])
+def test_activation_scripts_for_other_shells(made: tuple[Path, Path, dict[str, str]], shell: str) -> None:
+    prefix, _, env = made
+    result = envls("activate", "-p", str(prefix), "--shell", shell, env=env)
+    assert result.returncode == 0, result.stderr
+    assert str(prefix) in result.stdout and "ENVLS_STATE_VAR" in result.stdout and "CONDA_PREFIX" in result.stdout
+
+
+def test_run_passes_arguments_and_the_exit_status(made: tuple[Path, Path, dict[str, str]]) -> None:
+    prefix, file, env = made
+    code = "import os, sys; print(sys.argv[1:], os.environ['CONDA_PREFIX'], os.environ['ENVLS_FROM_SCRIPT']); sys.exit(3)"
+    result = envls("run", "-n", "work", "--", "python", "-c", code, "a b", "$(no shell)", env=env)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == f"['a b', '$(no shell)'] {prefix} script ran\n"
+    by_file = envls("run", "-f", str(file), "--", "python", "-c", "import sys; print(sys.prefix)", env=env)
+    assert by_file.returncode == 0 and by_file.stdout.strip() == str(prefix)
+    missing = envls("run", "-p", str(prefix), "--", "no-such-program-envls", env=env)
+    assert missing.returncode == 127 and "no-such-program-envls" in missing.stderr
