@@ -52,6 +52,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     group.add_argument("-p", "--prefix", metavar="PREFIX", help="the environment's folder")
     group.add_argument("-f", "--file", metavar="FILE", help="the environment the environment file names")
     runner.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command and its arguments")
+    text = "register an environment as a Jupyter kernel"
+    kernel = sub.add_parser("kernel", help=text, description=text.capitalize() + " (in the Jupyter data folder, "
+                            "JUPYTER_DATA_DIR honoured; the environment needs ipykernel).")
+    _add_target(kernel, required=True)
+    kernel.add_argument("--display-name", metavar="TEXT", help="the kernel's name in Jupyter (default: Python (NAME))")
+    text = "write a Dockerfile that builds the environment of an environment file"
+    docker = sub.add_parser("dockerfile", help=text, description=text.capitalize() + ".")
+    docker.add_argument("-f", "--file", required=True, metavar="FILE", help="the environment file")
+    docker.add_argument("-o", "--output", metavar="FILE", help="write the Dockerfile here (default: print it)")
     text = "write an installed environment as a portable environment file"
     export = sub.add_parser("export", help=text, description=text.capitalize() + " (never with `prefix:`).")
     _add_target(export, required=True)
@@ -79,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
             return _activate(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "kernel":
+            return _kernel(args)
+        if args.command == "dockerfile":
+            return _dockerfile(args)
     except ActionError as err:
         _error(err.message)
         return 1
@@ -331,3 +344,52 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as err:
         _error(f"cannot run {argv[0]}: {err.strerror or err}")
         return 127 if isinstance(err, FileNotFoundError) else 126
+
+
+# -- Jupyter and Docker -------------------------------------------------------------------------------
+
+
+def _kernel(args: argparse.Namespace) -> int:
+    from envls.actions.activation import activated_environment, changed_variables
+    from envls.actions.kernel import has_ipykernel, register_kernel
+
+    prefix, name = find_prefix(args.name, args.prefix)
+    if not has_ipykernel(prefix):  # before activating: the refusal needs no shell
+        register_kernel(prefix, name or args.name, {})
+    variables = changed_variables(os.environ, asyncio.run(activated_environment(prefix, name=name or args.name)))
+    kernel = register_kernel(prefix, name or args.name, variables, display_name=args.display_name)
+    sys.stdout.write(f"Registered the Jupyter kernel \"{kernel.display_name}\" ({kernel.name}) in {kernel.path}\n")
+    return 0
+
+
+def dockerfile_for(env_file: Path, context: Path) -> tuple[str, tuple[str, ...]]:
+    """The Dockerfile text for ``env_file`` built in the folder ``context``, and notes for the user."""
+    from envls.core.dockerfile import dockerfile
+
+    text = read_existing(env_file)
+    if text is None:
+        raise ActionError(f"{env_file}: no such file")
+    try:
+        relative = os.path.relpath(env_file.absolute(), context.absolute())
+    except ValueError:  # another drive (Windows)
+        relative = os.path.join("..", env_file.name)
+    notes: list[str] = []
+    if relative.startswith(".."):
+        notes.append(f"{env_file} is outside the build context {context}: copy it there as {env_file.name}")
+        relative = env_file.name
+    result = dockerfile(text, Path(relative).as_posix(), file_label=env_file.name)
+    return result.text, (*notes, *result.notes)
+
+
+def _dockerfile(args: argparse.Namespace) -> int:
+    output = Path(args.output) if args.output else None
+    context = output.absolute().parent if output is not None else Path.cwd()
+    text, notes = dockerfile_for(Path(args.file), context)
+    for note in notes:
+        sys.stderr.write(f"envls: note: {note}\n")
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    write_atomically(output, text)
+    sys.stderr.write(f"Wrote {output}\n")
+    return 0

@@ -3,6 +3,7 @@ served on loopback, run as a real `python -m envls` process (Ctrl-C included).""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from actions_support import Wheel, build_channel, build_pip_index
 from channel_server import ChannelServer
-from workflow_support import PACKAGES, Site, cli_environ, env_yaml, envls, installed
+from workflow_support import PACKAGES, Site, add_ipykernel, cli_environ, env_yaml, envls, installed
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
                                 reason="the test channel is built for linux-64")
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("site")
     build_channel(root / "channel", PACKAGES)
+    add_ipykernel(root / "channel")
     build_pip_index(root / "pypi", [Wheel("envls-demo")])
     server = ChannelServer(root=root, slow_seconds=60)
     try:
@@ -222,3 +224,57 @@ def test_run_passes_arguments_and_the_exit_status(made: tuple[Path, Path, dict[s
     assert by_file.returncode == 0 and by_file.stdout.strip() == str(prefix)
     missing = envls("run", "-p", str(prefix), "--", "no-such-program-envls", env=env)
     assert missing.returncode == 127 and "no-such-program-envls" in missing.stderr
+
+
+def test_kernel_refused_without_ipykernel(made: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    _, _, env = made
+    result = envls("kernel", "-n", "work", env={**env, "JUPYTER_DATA_DIR": str(tmp_path / "jupyter")})
+    assert result.returncode == 1
+    assert "has no ipykernel" in result.stderr and "add `ipykernel` to the file" in result.stderr
+    assert not (tmp_path / "jupyter").exists()
+
+
+def test_kernel_registered_with_the_activation_environment(tmp_path: Path, site: Site) -> None:
+    env = cli_environ(tmp_path, site, {"JUPYTER_DATA_DIR": str(tmp_path / "jupyter data")})
+    file = tmp_path / "environment.yml"
+    file.write_text(env_yaml(site, "lab", ["app", "ipykernel"]))
+    prefix = tmp_path / "envs" / "lab"
+    assert envls("create", "-f", str(file), "-p", str(prefix), "--backend", "embedded", env=env).returncode == 0
+    (prefix / "etc" / "conda" / "activate.d").mkdir(parents=True)
+    (prefix / "etc" / "conda" / "activate.d" / "x.sh").write_text("export ENVLS_FROM_SCRIPT=yes\n")
+    result = envls("kernel", "-p", str(prefix), "--display-name", "Lab (envls)", env=env)
+    assert result.returncode == 0, result.stderr
+    spec_file = tmp_path / "jupyter data" / "kernels" / "envls-lab" / "kernel.json"
+    spec = json.loads(spec_file.read_text())
+    assert spec["display_name"] == "Lab (envls)" and spec["language"] == "python"
+    assert spec["argv"] == [str(prefix / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    assert spec["env"]["CONDA_PREFIX"] == str(prefix) and spec["env"]["ENVLS_FROM_SCRIPT"] == "yes"
+    assert spec["env"]["PATH"].startswith(str(prefix / "bin"))
+    # Jupyter would start the kernel like this: the module comes from the ipykernel package.
+    argv = [a.replace("{connection_file}", "conn.json") for a in spec["argv"]]
+    started = subprocess.run(argv, env={**env, **spec["env"]}, capture_output=True, text=True, timeout=60)
+    assert started.stdout == "kernel ['-f', 'conn.json'] yes\n", started.stderr
+
+
+def test_dockerfile_text(tmp_path: Path, site: Site) -> None:
+    env = cli_environ(tmp_path, site)
+    folder = tmp_path / "my project"
+    folder.mkdir()
+    file = folder / "environment.yml"
+    file.write_text("name: svc\nchannels:\n  - conda-forge\nplatforms:\n  - linux-aarch64\n  - osx-arm64\n"
+                    "dependencies:\n  - python=3.12\n  - pip\n  - pip:\n    - rich\n")
+    result = envls("dockerfile", "-f", str(file), "-o", str(folder / "Dockerfile"), env=env)
+    assert result.returncode == 0, result.stderr
+    text = (folder / "Dockerfile").read_text()
+    assert "FROM --platform=linux/arm64 mambaorg/micromamba:" in text
+    assert "COPY --chown=$MAMBA_USER:$MAMBA_USER environment.yml /tmp/environment.yml" in text
+    assert "micromamba install --yes --name base --file /tmp/environment.yml" in text
+    assert "micromamba clean --all" in text and "ARG MAMBA_DOCKERFILE_ACTIVATE=1" in text
+    assert "#   .git\n" in text  # the .dockerignore suggestion
+    run_lines = [line for line in text.splitlines() if line.startswith("RUN") or line.startswith("    &&")]
+    assert run_lines and not any("activate" in line for line in run_lines)
+    printed = envls("dockerfile", "-f", "environment.yml", env=env, cwd=folder)
+    assert printed.stdout == text
+    outside = envls("dockerfile", "-f", str(file), env=env, cwd=tmp_path)
+    assert "COPY --chown=$MAMBA_USER:$MAMBA_USER [\"my project/environment.yml\", \"/tmp/environment.yml\"]" \
+        in outside.stdout

@@ -60,3 +60,22 @@ def env_yaml(site: Site, name: str, deps: list[str], pip: list[str] | None = Non
 
 def installed(prefix: Path) -> set[str]:
     return {p.name.rsplit("-", 2)[0] for p in (prefix / "conda-meta").glob("*.json")}
+
+
+def add_ipykernel(channel: Path) -> None:
+    """An `ipykernel` package whose files provide the modules (`ipykernel`, `ipykernel_launcher`), indexed."""
+    import asyncio
+
+    import rattler_build as rb
+    from actions_support import PY_VERSION
+    from rattler.index import index_fs
+
+    files = channel.parent / ".ipykernel-stage"
+    site = files / "lib" / f"python{PY_VERSION}" / "site-packages"
+    (site / "ipykernel").mkdir(parents=True, exist_ok=True)
+    (site / "ipykernel" / "__init__.py").write_text("version = '6.0'\n")
+    (site / "ipykernel_launcher.py").write_text(
+        "import os, sys\nprint('kernel', sys.argv[1:], os.environ.get('ENVLS_FROM_SCRIPT'))\n")
+    rb.assemble_package(name="ipykernel", version="6.0", target_platform="linux-64", build_string="0",
+                        output_dir=channel / "linux-64", files_dir=files, depends=["python"])
+    asyncio.run(index_fs(channel, write_zst=False, write_shards=False, force=True))
