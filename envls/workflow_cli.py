@@ -266,13 +266,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from envls.actions.export import ExportRequest, export_environment
+    from envls.actions.export import ExportRequest, channel_urls, export_environment
     from envls.channels.condarc import load_config
     from envls.core.export_text import merge, render
 
     prefix, name = find_prefix(args.name, args.prefix)
+    config = load_config()
     exported = export_environment(ExportRequest(prefix, name or args.name, args.from_history, args.with_builds),
-                                  load_config())
+                                  config)
     if not args.output:
         sys.stdout.write(render(exported))
         return 0
@@ -282,7 +283,8 @@ def _export(args: argparse.Namespace) -> int:
         write_atomically(output, render(exported))
         sys.stderr.write(f"Wrote {output}\n")
         return 0
-    merged = merge(existing, exported, keep_name=args.name is None)
+    merged = merge(existing, exported, keep_name=args.name is None,
+                   channel_urls=channel_urls(config, output.absolute().parent))
     if merged.rewritten:
         sys.stderr.write(f"envls: {output}: {merged.reason}; writing it fresh\n")
     if merged.text == existing:

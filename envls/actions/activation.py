@@ -89,8 +89,7 @@ async def activated_environment(prefix: Path, *, name: str | None = None, enviro
     windows = sys.platform == "win32"
     shell = "cmd" if windows else "bash"
     script = activation_script(prefix, shell, name=name, environ=base)
-    program = shutil.which("cmd.exe" if windows else "bash", path=base.get("PATH")) or shutil.which(
-        "cmd.exe" if windows else "bash") or ("" if windows else shutil.which("sh") or "")
+    program = _shell_program(base, windows)
     if not program:
         raise ActionError("no bash (or sh) was found to run the activation scripts")
     fd, script_path = tempfile.mkstemp(prefix="envls-activate-", suffix=".bat" if windows else ".sh")
@@ -123,6 +122,20 @@ async def activated_environment(prefix: Path, *, name: str | None = None, enviro
         tail = "\n".join(line for line in result.stderr[-10:] if line.strip())
         raise ActionError(f"activating {prefix} failed (exit status {result.returncode})" + (f":\n{tail}" if tail else ""))
     return {str(k): str(v) for k, v in values.items()}
+
+
+def _shell_program(environ: Mapping[str, str], windows: bool) -> str | None:
+    """bash (cmd on Windows): on the given PATH, on this process's PATH, else where systems keep it."""
+    if windows:
+        return shutil.which("cmd.exe", path=environ.get("PATH")) or environ.get("COMSPEC") or shutil.which("cmd.exe")
+    for path in (environ.get("PATH"), None):
+        found = shutil.which("bash", path=path)
+        if found:
+            return found
+    for candidate in ("/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash", "/bin/sh"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def changed_variables(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str]:

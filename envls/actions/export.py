@@ -18,6 +18,7 @@ import ast
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,3 +179,27 @@ def _name_version(info: Path, entry: str) -> tuple[str | None, str | None]:
         stem, _, tail = entry[: -len(".dist-info")].rpartition("-")
         name, version = name or stem or None, version or tail or None
     return name, version
+
+
+def requested_not_listed(prefix: Path, conda_names: set[str], pip_names: set[str],
+                         config: CondaConfig) -> tuple[list[str], list[str]]:
+    """What was asked for in the environment (conda-meta/history; pip's REQUESTED) that the file does not
+    list: the conda specs and the `name==version` pip lines (the other direction of drift)."""
+    from packaging.utils import canonicalize_name
+
+    conda = [spec for spec in _history_specs(prefix, config) if parse_spec(spec).name not in conda_names]
+    snapshot = read_installed(prefix, read_pip=False)
+    pip = [f"{name}=={version}" for name, version in
+           _pip_distributions(prefix, snapshot.packages.get("python"), requested_only=True)
+           if str(canonicalize_name(name)) not in pip_names]
+    return conda, pip
+
+
+def channel_urls(config: CondaConfig, root: Path) -> Callable[[str], Sequence[str]]:
+    """What a channel written in a file at ``root`` stands for, as conda resolves it (for merging channels)."""
+    def urls(channel: str) -> Sequence[str]:
+        try:
+            return resolve_channel(channel, config, root).urls
+        except Exception:  # an unreadable channel text stands for itself
+            return (channel,)
+    return urls

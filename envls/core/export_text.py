@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from envls.core.document import parse
@@ -124,8 +125,14 @@ class _Edits:
         return text
 
 
-def merge(existing: str, exported: Exported, *, keep_name: bool = True) -> Merged:
-    """``exported`` merged onto the file text ``existing`` (see the module's docstring)."""
+def merge(existing: str, exported: Exported, *, keep_name: bool = True, add_only: bool = False,
+          channel_urls: Callable[[str], Sequence[str]] | None = None) -> Merged:
+    """``exported`` merged onto the file text ``existing`` (see the module's docstring).
+
+    With ``add_only`` (syncing what was installed by hand into the file) nothing the file lists changes:
+    what it lacks is added. ``channel_urls`` says what a channel stands for (names, `defaults`, URLs), so that
+    a channel the file already has under another name is not added again.
+    """
     document = parse(existing)
     env = environment_of(document)
     fresh = render(exported)
@@ -167,12 +174,16 @@ def merge(existing: str, exported: Exported, *, keep_name: bool = True) -> Merge
         edits.replace(end, end, block)
 
     # name
-    if exported.name and env.name is not None and not keep_name and env.name.text.strip() != exported.name:
+    if exported.name and env.name is not None and not keep_name and not add_only and env.name.text.strip() != exported.name:
         edits.replace(env.name.start, env.name.end, scalar(exported.name))
 
     # channels
-    known = {c.text.strip().rstrip("/") for c in env.channels}
-    missing_channels = [c for c in exported.channels if c.rstrip("/") not in known]
+    def urls(channel: str) -> set[str]:
+        found = channel_urls(channel) if channel_urls is not None else ()
+        return {u.rstrip("/") for u in found} or {channel.strip().rstrip("/")}
+
+    known = {url for c in env.channels for url in urls(c.text)}
+    missing_channels = [c for c in exported.channels if not urls(c) <= known]
     real = [c for c in env.channels if c.text.strip() != "nodefaults"]
     if env.channels_key is not None and real and not real[-1].node.flow:
         append_after(real, missing_channels, 0, "  ")
@@ -198,6 +209,8 @@ def merge(existing: str, exported: Exported, *, keep_name: bool = True) -> Merge
         if key is None or applies(entry.selector, exported.subdir) is False:
             continue
         seen.add(key)
+        if add_only:
+            continue
         if key not in wanted:
             span = removable(entry)
             if span is not None:
@@ -228,6 +241,8 @@ def merge(existing: str, exported: Exported, *, keep_name: bool = True) -> Merge
             if key is None or applies(entry.selector, exported.subdir) is False:
                 continue
             pip_seen.add(key)
+            if add_only:
+                continue
             if key not in pip_wanted:
                 span = removable(entry)
                 if span is not None:

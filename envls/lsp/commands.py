@@ -36,14 +36,14 @@ T = TypeVar("T")
 _TOKEN_NUMBERS = itertools.count(1)
 
 
-def _arguments(args: tuple[Any, ...]) -> dict[str, Any]:
+def command_arguments(args: tuple[Any, ...]) -> dict[str, Any]:
     first = args[0] if args else {}
     if not isinstance(first, dict):
         raise JsonRpcInvalidParams("expected one argument: an object with `uri`")
     return first
 
 
-def _optional(arguments: dict[str, Any], key: str, kind: type[T]) -> T | None:
+def optional_argument(arguments: dict[str, Any], key: str, kind: type[T]) -> T | None:
     """An optional argument of type ``kind`` (absent or null: None); InvalidParams for any other type."""
     value = arguments.get(key)
     if value is None or isinstance(value, kind):
@@ -52,7 +52,7 @@ def _optional(arguments: dict[str, Any], key: str, kind: type[T]) -> T | None:
     raise JsonRpcInvalidParams(f"`{key}` must be {expected}, not {type(value).__name__}")
 
 
-def _env_file(arguments: dict[str, Any]) -> Path:
+def env_file_argument(arguments: dict[str, Any]) -> Path:
     uri = arguments.get("uri")
     path = to_fs_path(uri) if isinstance(uri, str) else None
     if not path:
@@ -60,7 +60,7 @@ def _env_file(arguments: dict[str, Any]) -> Path:
     return Path(path)
 
 
-class _ProgressReporter:
+class ProgressReporter:
     """Reports an action's progress to the client (`$/progress`) and its output to the client's log."""
 
     def __init__(self, server: EnvlsServer, token: str | None) -> None:
@@ -76,7 +76,7 @@ class _ProgressReporter:
         self.server.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
 
 
-async def _begin(server: EnvlsServer, title: str, cancel: asyncio.Event) -> str | None:
+async def begin_progress(server: EnvlsServer, title: str, cancel: asyncio.Event) -> str | None:
     window = server.client_capabilities.window
     if not (window and window.work_done_progress):
         return None
@@ -115,21 +115,21 @@ def _result(result: Result) -> dict[str, Any]:
 async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], update: bool) -> dict[str, Any]:
     if not server.settings.trusted:
         raise JsonRpcInvalidParams("envls does not run conda in an untrusted workspace; trust it first")
-    env_file = _env_file(arguments)
+    env_file = env_file_argument(arguments)
     _refuse_unsaved(server, env_file)
     backend = arguments.get("backend", "auto")
     if backend not in _BACKENDS:
         raise JsonRpcInvalidParams(f"`backend` must be one of {', '.join(_BACKENDS)}")
     request = CreateRequest(
-        env_file=env_file, name=_optional(arguments, "name", str), prefix=_optional(arguments, "prefix", str),
-        backend=backend, prune=_optional(arguments, "prune", bool) or False,
-        force=_optional(arguments, "force", bool) or False, update=update,
+        env_file=env_file, name=optional_argument(arguments, "name", str), prefix=optional_argument(arguments, "prefix", str),
+        backend=backend, prune=optional_argument(arguments, "prune", bool) or False,
+        force=optional_argument(arguments, "force", bool) or False, update=update,
     )
     session = server.session
     cancel = asyncio.Event()
     verb = "Updating" if update else "Creating"
-    token = await _begin(server, f"{verb} environment", cancel)
-    reporter = _ProgressReporter(server, token)
+    token = await begin_progress(server, f"{verb} environment", cancel)
+    reporter = ProgressReporter(server, token)
     outcome = "failed"
     try:
         result = await create_environment(
@@ -149,7 +149,7 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
         if token is not None:
             server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome))
             server.work_done_progress.tokens.pop(token, None)  # its cancel future (and the command's event)
-    _environments_changed(server)
+    environments_changed(server)
     return _result(result)
 
 
@@ -157,7 +157,7 @@ def _envs_dirs(server: EnvlsServer) -> list[Path]:
     return envs_dirs_for_create(server.session.config, server.session.tools)
 
 
-def _environments_changed(server: EnvlsServer) -> None:
+def environments_changed(server: EnvlsServer) -> None:
     """Drift and code lenses depend on installed environments: look again."""
     server.session.environments_changed()
     server.snapshots.clear()
@@ -171,11 +171,11 @@ def _environments_changed(server: EnvlsServer) -> None:
 
 
 async def create(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
-    return await _create_or_update(ls, _arguments(args), update=False)
+    return await _create_or_update(ls, command_arguments(args), update=False)
 
 
 async def update(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
-    return await _create_or_update(ls, _arguments(args), update=True)
+    return await _create_or_update(ls, command_arguments(args), update=True)
 
 
 def described_environment(server: EnvlsServer, env_file: Path, name: str | None = None,
@@ -201,10 +201,10 @@ def described_environment(server: EnvlsServer, env_file: Path, name: str | None 
 
 
 def select_interpreter(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
-    arguments = _arguments(args)
-    env_file = _env_file(arguments)
-    target, found = described_environment(ls, env_file, _optional(arguments, "name", str),
-                                          _optional(arguments, "prefix", str))
+    arguments = command_arguments(args)
+    env_file = env_file_argument(arguments)
+    target, found = described_environment(ls, env_file, optional_argument(arguments, "name", str),
+                                          optional_argument(arguments, "prefix", str))
     if target is None:
         raise JsonRpcInvalidParams("the file has no `name:` or `prefix:`, and none was given")
     if found is None:
@@ -246,15 +246,15 @@ async def show_solution(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     from envls.solve.commands import SolveCommandError
     from envls.solve.commands import show_solution as solve_and_show
 
-    arguments = _arguments(args)
-    env_file = _env_file(arguments)
+    arguments = command_arguments(args)
+    env_file = env_file_argument(arguments)
 
     def show(table: str) -> None:
         ls.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=table))
 
     try:
         return await solve_and_show(ls.session, env_file, _current_text(ls, env_file),
-                                    _optional(arguments, "platform", str), show)
+                                    optional_argument(arguments, "platform", str), show)
     except SolveCommandError as err:
         raise JsonRpcInternalError(str(err)) from None
 
@@ -264,14 +264,14 @@ async def export_lock(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     from envls.solve.commands import SolveCommandError
     from envls.solve.commands import export_lock as solve_and_export
 
-    arguments = _arguments(args)
-    env_file = _env_file(arguments)
+    arguments = command_arguments(args)
+    env_file = env_file_argument(arguments)
     platforms = arguments.get("platforms")
     if platforms is not None and not (isinstance(platforms, list) and all(isinstance(p, str) for p in platforms)):
         raise JsonRpcInvalidParams("`platforms` must be a list of conda subdirs such as linux-64")
     try:
         return await solve_and_export(ls.session, env_file, _current_text(ls, env_file), platforms,
-                                      bool(_optional(arguments, "rattlerLock", bool)))
+                                      bool(optional_argument(arguments, "rattlerLock", bool)))
     except SolveCommandError as err:
         raise JsonRpcInternalError(str(err)) from None
     except OSError as err:

@@ -8,7 +8,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from envls.lsp import commands
+from envls.lsp import commands, workflow
 from envls.lsp.state import EnvlsServer
 
 
@@ -31,6 +31,7 @@ def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams) -> li
     return [
         types.CodeLens(range=where, command=types.Command(title=f"Update environment ({state})", command=commands.UPDATE, arguments=argument)),
         types.CodeLens(range=where, command=types.Command(title="Use as Python interpreter", command=commands.SELECT, arguments=argument)),
+        *workflow.sync_lenses(server, uri, found, snap.analysis.environment, where),
     ]
 
 

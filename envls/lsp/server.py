@@ -13,7 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from envls.lsp import commands, diagnostics, features, lenses
+from envls.lsp import commands, diagnostics, features, lenses, workflow
 from envls.lsp.logs import ClientLogHandler
 from envls.lsp.settings import parse_settings
 from envls.lsp.state import EnvlsServer
@@ -177,7 +177,7 @@ def create_server() -> EnvlsServer:
     server = EnvlsServer()
     for method, options, handler in FEATURES:
         server.feature(method, options)(handler)
-    for name, command in commands.COMMANDS:
+    for name, command in (*commands.COMMANDS, *workflow.COMMANDS):
         server.command(name)(command)
     return server
 
