@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 from channel_server import ChannelServer
-from lsp_support import SERVER_COMMAND, VSCODE, apply_edits, shutdown, start
+from lsp_support import apply_edits
 from lsprotocol import types
 from pygls.protocol import default_converter
-from pytest_lsp import ClientServerConfig
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 from test_lsp_commands import (
     CREATE,
@@ -28,10 +27,12 @@ from test_lsp_commands import (
     failure,
     lenses,
     run,
-    server_env,
     setup,
     site,
     titles,
+)
+from test_lsp_commands import (
+    session as lsp_session,
 )
 
 pytestmark = [
@@ -75,18 +76,9 @@ def make_client() -> EditingClient:
 @contextlib.asynccontextmanager
 async def session(setup: Setup, site: ChannelServer, options: Any = None,
                   extra_env: dict[str, str] | None = None) -> AsyncIterator[EditingClient]:
-    config = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client,
-                                server_env={**server_env(setup.root.parent, setup.home, site), **(extra_env or {})})
-    client = await config.start()
-    assert isinstance(client, EditingClient)
-    try:
-        await start(client, VSCODE, setup.root, options)
+    async with lsp_session(setup, site, options, client_factory=make_client, extra_env=extra_env) as client:
+        assert isinstance(client, EditingClient)
         yield client
-    finally:
-        try:
-            await shutdown(client)
-        finally:
-            await client.stop()
 
 
 async def test_workflow_commands(setup: Setup, site: ChannelServer) -> None:

@@ -196,29 +196,31 @@ def merge(existing: str, exported: Exported, *, keep_name: bool = True, add_only
         block = "channels:" + newline + "".join(f"  - {scalar(c)}{newline}" for c in missing_channels)
         edits.replace(start, start, block)
 
-    # conda dependencies
-    wanted = {}
-    for spec in exported.conda:
-        key = _conda_key(spec)
-        if key:
-            wanted[key] = spec
-    seen: set[str] = set()
     removed: set[int] = set()
-    for entry in env.conda:
-        key = _conda_key(entry.text)
-        if key is None or applies(entry.selector, exported.subdir) is False:
-            continue
-        seen.add(key)
-        if add_only:
-            continue
-        if key not in wanted:
-            span = removable(entry)
-            if span is not None:
-                edits.replace(span[0], span[1], "")
-                removed.add(entry.start)
-        elif not _same_conda(entry.text, wanted[key]):
-            edits.replace(entry.start, entry.end, scalar(_in_place(entry.text.strip(), wanted[key])))
-    added = [spec for key, spec in wanted.items() if key not in seen]
+
+    def sync(entries: list[Entry], lines: tuple[str, ...], key_of: Callable[[str], str | None],
+             same: Callable[[str, str], bool], rewrite: Callable[[str, str], str]) -> list[str]:
+        """Rewrite or remove ``entries`` to match ``lines`` (matched by name); answer the lines still to add."""
+        wanted = {key: line for line in lines if (key := key_of(line))}
+        seen: set[str] = set()
+        for entry in entries:
+            key = key_of(entry.text)
+            if key is None or applies(entry.selector, exported.subdir) is False:
+                continue
+            seen.add(key)
+            if add_only:
+                continue
+            if key not in wanted:
+                span = removable(entry)
+                if span is not None:
+                    edits.replace(span[0], span[1], "")
+                    removed.add(entry.start)
+            elif not same(entry.text, wanted[key]):
+                edits.replace(entry.start, entry.end, scalar(rewrite(entry.text.strip(), wanted[key])))
+        return [line for key, line in wanted.items() if key not in seen]
+
+    # conda dependencies
+    added = sync(env.conda, exported.conda, _conda_key, _same_conda, _in_place)
     deps = env.dependencies
     dep_items = [e for e in env.conda if e.start not in removed]
     if dep_items:
@@ -228,29 +230,9 @@ def merge(existing: str, exported: Exported, *, keep_name: bool = True, add_only
         edits.replace(end, end, "".join(f"{newline}  - {scalar(s)}" for s in added))
 
     # pip
-    pip_wanted = {}
-    for line in exported.pip:
-        key = _pip_key(line)
-        if key:
-            pip_wanted[key] = line
     section = env.pip[0] if env.pip else None
-    pip_seen: set[str] = set()
-    for sec in env.pip:
-        for entry in sec.entries:
-            key = _pip_key(entry.text)
-            if key is None or applies(entry.selector, exported.subdir) is False:
-                continue
-            pip_seen.add(key)
-            if add_only:
-                continue
-            if key not in pip_wanted:
-                span = removable(entry)
-                if span is not None:
-                    edits.replace(span[0], span[1], "")
-                    removed.add(entry.start)
-            elif not _same_pip(entry.text, pip_wanted[key]):
-                edits.replace(entry.start, entry.end, scalar(pip_wanted[key]))
-    pip_added = [line for key, line in pip_wanted.items() if key not in pip_seen]
+    pip_added = sync([e for sec in env.pip for e in sec.entries], exported.pip, _pip_key, _same_pip,
+                     lambda _old, new: new)
     kept_pip = [e for e in section.entries if e.start not in removed] if section is not None else []
     if kept_pip:
         append_after(kept_pip, pip_added, 0, "")
