@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from envls.core.export_text import Exported, merge, render, scalar
@@ -67,3 +69,31 @@ def test_the_name_changes_only_when_asked() -> None:
     text = "name: old\ndependencies:\n  - a=1\n"
     assert merge(text, exported(("a=1",), channels=(), name="new")).text == text
     assert merge(text, exported(("a=1",), channels=(), name="new"), keep_name=False).text == text.replace("old", "new")
+
+
+def test_channels_of_records_are_named_as_conda_names_them(tmp_path: Path) -> None:
+    from envls.actions.export import ExportRequest, export_environment
+    from envls.channels.condarc import CondaConfig
+
+    meta = tmp_path / "env" / "conda-meta"
+    meta.mkdir(parents=True)
+    records = {
+        "numpy-1.26.4-py311_0": "https://conda.anaconda.org/conda-forge/linux-64",
+        "pandas-2.2.0-py311_0": "https://conda.anaconda.org/conda-forge/linux-64",
+        "zlib-1.2.13-h0_0": "https://repo.example.test/pkgs/main/linux-64",
+        "mine-0.1-0": "https://example.test/private/noarch",
+    }
+    for stem, channel in records.items():
+        name, version, build = stem.rsplit("-", 2)
+        (meta / f"{stem}.json").write_text(
+            f'{{"name": "{name}", "version": "{version}", "build": "{build}", "channel": "{channel}"}}')
+    (meta / "history").write_text("==> 2026-01-01 00:00:00 <==\n# cmd: conda create\n"
+                                  "# update specs: ['numpy', 'https://conda.anaconda.org/conda-forge::pandas>=2']\n"
+                                  "==> 2026-01-02 00:00:00 <==\n# update specs: ['numpy>=1.26', 'zlib']\n"
+                                  "# remove specs: ['zlib']\n")
+    config = CondaConfig(channels=("conda-forge",))
+    full = export_environment(ExportRequest(tmp_path / "env"), config)
+    assert full.channels == ("conda-forge", "defaults", "https://example.test/private") and not full.nodefaults
+    assert full.conda == ("mine=0.1", "numpy=1.26.4", "pandas=2.2.0", "zlib=1.2.13") and full.name == "env"
+    asked = export_environment(ExportRequest(tmp_path / "env", from_history=True), config)
+    assert asked.conda == ("numpy>=1.26", "conda-forge::pandas>=2")

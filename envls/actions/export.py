@@ -32,6 +32,8 @@ from envls.host.installed import read_installed, site_packages
 log = logging.getLogger(__name__)
 
 _SMALL = 64 * 1024
+# conda's built-in `defaults` are these channels under its default channel URL.
+_CONDA_DEFAULT_PATHS = ("/pkgs/main", "/pkgs/r", "/pkgs/msys2")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def _channel_name(url: str, config: CondaConfig, defaults: set[str]) -> str:
     base = resolved.urls[0].rstrip("/") if resolved.urls else url.rstrip("/")
     if base in defaults:
         return DEFAULTS
+    if config.default_channels is None and base.endswith(_CONDA_DEFAULT_PATHS):
+        return DEFAULTS  # a record conda itself installed from its built-in default channels
     return resolved.name
 
 
