@@ -39,6 +39,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             parser.add_argument("--prune", action="store_true",
                                 help="remove the packages the file no longer asks for")
         parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
+    text = "write an installed environment as a portable environment file"
+    export = sub.add_parser("export", help=text, description=text.capitalize() + " (never with `prefix:`).")
+    _add_target(export, required=True)
+    export.add_argument("--from-history", action="store_true",
+                        help="only the packages that were asked for (conda-meta/history), not every installed one")
+    export.add_argument("--with-builds", action="store_true", help="pin build strings too (`name=version=build`)")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE; an existing file keeps its comments, order and selectors")
     text = "print the script that activates an environment, for eval (no conda init needed)"
     act = sub.add_parser("activate", help=text, description=text.capitalize() + ': eval "$(envls activate -n NAME)"')
     _add_target(act, required=True)
@@ -61,14 +69,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     docker = sub.add_parser("dockerfile", help=text, description=text.capitalize() + ".")
     docker.add_argument("-f", "--file", required=True, metavar="FILE", help="the environment file")
     docker.add_argument("-o", "--output", metavar="FILE", help="write the Dockerfile here (default: print it)")
-    text = "write an installed environment as a portable environment file"
-    export = sub.add_parser("export", help=text, description=text.capitalize() + " (never with `prefix:`).")
-    _add_target(export, required=True)
-    export.add_argument("--from-history", action="store_true",
-                        help="only the packages that were asked for (conda-meta/history), not every installed one")
-    export.add_argument("--with-builds", action="store_true", help="pin build strings too (`name=version=build`)")
-    export.add_argument("-o", "--output", metavar="FILE",
-                        help="write to FILE; an existing file keeps its comments, order and selectors")
+
 
 
 def _add_target(parser: argparse.ArgumentParser, *, required: bool) -> None:
