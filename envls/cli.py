@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from envls import __version__
+from envls import __version__, workflow_cli
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
 from envls.core.codes import CODES
 from envls.core.environment import Environment
@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--expand-environment-variables", action="store_true",
                        help="fill ${VAR} in the index URLs of a pip section from this environment, as pip does "
                             "(off by default: a checked file could send a CI secret to a URL it names)")
+    workflow_cli.add_parsers(sub)
     return parser
 
 
@@ -219,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         args.check_parser.error(str(err))  # usage, the message, exit 2
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="envls: %(levelname)s %(message)s")
-    code = check(args)
+    code = workflow_cli.run(args) if args.command in workflow_cli.COMMANDS else check(args)
     sys.stdout.flush()
     # py-rattler's runtime threads can abort the interpreter at finalization; the work is done.
     os._exit(code)

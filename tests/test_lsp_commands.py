@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,9 +141,11 @@ def server_env(tmp_path: Path, home: Path, site: ChannelServer) -> dict[str, str
 
 
 @contextlib.asynccontextmanager
-async def session(setup: Setup, site: ChannelServer, options: Any = None) -> AsyncIterator[LensClient]:
-    config = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_lens_client,
-                                server_env=server_env(setup.root.parent, setup.home, site))
+async def session(setup: Setup, site: ChannelServer, options: Any = None, *,
+                  client_factory: Callable[[], LensClient] = make_lens_client,
+                  extra_env: dict[str, str] | None = None) -> AsyncIterator[LensClient]:
+    config = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=client_factory,
+                                server_env={**server_env(setup.root.parent, setup.home, site), **(extra_env or {})})
     client = await config.start()
     assert isinstance(client, LensClient)
     try:

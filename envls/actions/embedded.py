@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,8 +195,11 @@ class _Run:
                    else await asyncio.to_thread(detect_virtual_packages))
         gateway = rattler.Gateway(cache_dir=self.cache_dir / "rattler")
         try:
+            # Parsed here, leniently as conda reads them: py-rattler's solve would parse the strings strictly
+            # and reject `name=version=build`, the form every `conda env export` writes.
+            match_specs = [rattler.MatchSpec(spec, strict=False) for spec in specs]
             records = await self._cancellable(rattler.solve(
-                channels, specs, gateway=gateway, platforms=[self.subdir, "noarch"],  # type: ignore[list-item]
+                channels, match_specs, gateway=gateway, platforms=[self.subdir, "noarch"],  # type: ignore[list-item]
                 virtual_packages=virtual, locked_packages=list(locked) or None))
         except (ActionError, asyncio.CancelledError):
             raise
@@ -263,6 +267,9 @@ class _InstallProgress:
         self.cached = 0
         self.linked = 0
         self.names: dict[int, str] = {}
+        self.received: dict[int, int] = {}
+        self.sizes: dict[int, int] = {}
+        self.shown_at = 0.0
         self.lock = threading.Lock()
 
     def _post(self, message: str, percent: int) -> None:
@@ -282,7 +289,15 @@ class _InstallProgress:
         with self.lock:
             self.cached += 1
             count, total = self.cached, self.total
-        self._post(f"Downloading {count} of {total} packages", 10 + 50 * count // total)
+        self._post(f"Downloading {count} of {total} packages{self._bytes()}", 10 + 50 * count // total)
+
+    def _bytes(self) -> str:
+        """", 3.1 of 12.0 MB" while something was downloaded (a warm cache downloads nothing)."""
+        with self.lock:
+            received, size = sum(self.received.values()), sum(self.sizes.values())
+        if not received:
+            return ""
+        return f", {received / 1e6:.1f} of {max(size, received) / 1e6:.1f} MB"
 
     def on_link_start(self, operation: int, package_name: str) -> int:
         return operation
@@ -301,7 +316,17 @@ class _InstallProgress:
         return cache_entry
 
     def on_download_progress(self, download_idx: int, progress: int, total: int | None) -> None:
-        pass
+        now = time.monotonic()
+        with self.lock:
+            self.received[download_idx] = progress
+            if total:
+                self.sizes[download_idx] = total
+            due = now - self.shown_at >= 0.2
+            if due:
+                self.shown_at = now
+            count, all_ = self.cached, self.total
+        if due:
+            self._post(f"Downloading {count} of {all_} packages{self._bytes()}", 10 + 50 * count // all_)
 
     def on_download_completed(self, download_idx: int) -> None:
         pass

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from envls.actions.prefix import busy_message, is_locked
 from envls.actions.request import ActionError, CreateRequest
-from envls.host.environments import envls_envs_dir, writable
+from envls.channels.condarc import CondaConfig
+from envls.host.conda_tools import CondaTool
+from envls.host.environments import envls_envs_dir, envs_dirs, writable
 
 RESERVED_NAMES = ("base", "root")
 # conda refuses the first four; the rest would be misread by a shell in `conda activate NAME`.
@@ -92,6 +94,15 @@ def _prefix_from_text(text: str, base: Path) -> Path:
     if not path.is_absolute():
         path = base / path
     return Path(os.path.abspath(path))
+
+
+def envs_dirs_for_create(config: CondaConfig, tools: Sequence[CondaTool]) -> list[Path]:
+    """Where a named environment goes: conda's envs dirs when there is a conda (so `conda activate NAME`
+    finds it), else only the ones configured in .condarc; with none, the embedded installer uses envls'
+    own data folder."""
+    if tools:
+        return envs_dirs(config, tools)
+    return [Path(d) for d in config.envs_dirs]
 
 
 def protected_prefixes(extra: Sequence[str | Path] = ()) -> list[Path]:

@@ -21,9 +21,10 @@ from pygls.uris import to_fs_path
 
 from envls.actions.create import create_environment
 from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
+from envls.actions.target import envs_dirs_for_create
 from envls.core.environment import environment_of
 from envls.core.files import decode
-from envls.host.environments import InstalledEnv, envs_dirs, list_environments
+from envls.host.environments import InstalledEnv, list_environments
 from envls.host.readfile import DOCUMENT_MAX_BYTES, Refused, check_regular, is_inside, read_bytes, resolve
 from envls.lsp.invalidation import invalidate
 from envls.lsp.state import EnvlsServer
@@ -40,14 +41,14 @@ T = TypeVar("T")
 _TOKEN_NUMBERS = itertools.count(1)
 
 
-def _arguments(args: tuple[Any, ...]) -> dict[str, Any]:
+def command_arguments(args: tuple[Any, ...]) -> dict[str, Any]:
     first = args[0] if args else {}
     if not isinstance(first, dict):
         raise JsonRpcInvalidParams("expected one argument: an object with `uri`")
     return first
 
 
-def _optional(arguments: dict[str, Any], key: str, kind: type[T]) -> T | None:
+def optional_argument(arguments: dict[str, Any], key: str, kind: type[T]) -> T | None:
     """An optional argument of type ``kind`` (absent or null: None); InvalidParams for any other type."""
     value = arguments.get(key)
     if value is None or isinstance(value, kind):
@@ -68,7 +69,16 @@ def _workspace_roots(server: EnvlsServer) -> list[str]:
     return roots
 
 
-def _env_file(server: EnvlsServer, arguments: dict[str, Any]) -> Path:
+def inside_workspace(server: EnvlsServer, path: str) -> bool:
+    """Whether ``path`` (symlinks followed) lies inside a workspace folder; with no folder, nothing does."""
+    try:
+        real = resolve(path)
+    except (OSError, ValueError):
+        return False
+    return any(is_inside(real, root) for root in _workspace_roots(server))
+
+
+def env_file_argument(server: EnvlsServer, arguments: dict[str, Any]) -> Path:
     """The `uri` argument's file: a regular file inside a workspace folder (symlinks followed), or one the
     editor has open when the client named no folder. Anything else (a device, a FIFO, a file elsewhere)
     is refused before it is opened."""
@@ -98,10 +108,10 @@ def _env_file(server: EnvlsServer, arguments: dict[str, Any]) -> Path:
     return Path(path)
 
 
-def _prefix_argument(server: EnvlsServer, arguments: dict[str, Any], env_file: Path) -> str | None:
+def prefix_argument(server: EnvlsServer, arguments: dict[str, Any], env_file: Path) -> str | None:
     """The `prefix` argument, when it lies inside a workspace folder or one of the folders environments
     are kept in (conda's envs dirs); a client cannot point envls at any other folder of the machine."""
-    prefix = _optional(arguments, "prefix", str)
+    prefix = optional_argument(arguments, "prefix", str)
     if prefix is None:
         return None
     try:
@@ -127,7 +137,7 @@ def _saved_text(env_file: Path) -> str:
         raise JsonRpcInvalidParams(reason) from None
 
 
-class _ProgressReporter:
+class ProgressReporter:
     """Reports an action's progress to the client (`$/progress`) and its output to the client's log."""
 
     def __init__(self, server: EnvlsServer, token: str | None) -> None:
@@ -143,7 +153,7 @@ class _ProgressReporter:
         self.server.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
 
 
-async def _begin(server: EnvlsServer, title: str, cancel: asyncio.Event) -> str | None:
+async def begin_progress(server: EnvlsServer, title: str, cancel: asyncio.Event) -> str | None:
     window = server.client_capabilities.window
     if not (window and window.work_done_progress):
         return None
@@ -181,21 +191,21 @@ def _result(result: Result) -> dict[str, Any]:
 async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], update: bool) -> dict[str, Any]:
     if not server.settings.trusted:
         raise JsonRpcInvalidParams("envls does not run conda in an untrusted workspace; trust it first")
-    env_file = _env_file(server, arguments)
+    env_file = env_file_argument(server, arguments)
     _refuse_unsaved(server, env_file)
     backend = arguments.get("backend", "auto")
     if backend not in _BACKENDS:
         raise JsonRpcInvalidParams(f"`backend` must be one of {', '.join(_BACKENDS)}")
     request = CreateRequest(
-        env_file=env_file, name=_optional(arguments, "name", str), prefix=_prefix_argument(server, arguments, env_file),
-        backend=backend, prune=_optional(arguments, "prune", bool) or False,
-        force=_optional(arguments, "force", bool) or False, update=update,
+        env_file=env_file, name=optional_argument(arguments, "name", str), prefix=prefix_argument(server, arguments, env_file),
+        backend=backend, prune=optional_argument(arguments, "prune", bool) or False,
+        force=optional_argument(arguments, "force", bool) or False, update=update,
     )
     session = server.session
     cancel = asyncio.Event()
     verb = "Updating" if update else "Creating"
-    token = await _begin(server, f"{verb} environment", cancel)
-    reporter = _ProgressReporter(server, token)
+    token = await begin_progress(server, f"{verb} environment", cancel)
+    reporter = ProgressReporter(server, token)
     outcome = "failed"
     try:
         result = await create_environment(
@@ -215,31 +225,25 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
         if token is not None:
             server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome))
             server.work_done_progress.tokens.pop(token, None)  # its cancel future (and the command's event)
-    _environments_changed(server)
+    environments_changed(server)
     return _result(result)
 
 
 def _envs_dirs(server: EnvlsServer) -> list[Path]:
-    """Where a named environment goes: conda's envs dirs when there is a conda (so `conda activate NAME`
-    finds it), else only the ones configured in .condarc; with none, the embedded installer uses the user's
-    data folder."""
-    session = server.session
-    if session.tools:
-        return envs_dirs(session.config, session.tools)
-    return [Path(d) for d in session.config.envs_dirs]
+    return envs_dirs_for_create(server.session.config, server.session.tools)
 
 
-def _environments_changed(server: EnvlsServer) -> None:
+def environments_changed(server: EnvlsServer) -> None:
     """Drift and code lenses depend on installed environments: look again."""
     invalidate(server, "environments")
 
 
 async def create(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
-    return await _create_or_update(ls, _arguments(args), update=False)
+    return await _create_or_update(ls, command_arguments(args), update=False)
 
 
 async def update(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
-    return await _create_or_update(ls, _arguments(args), update=True)
+    return await _create_or_update(ls, command_arguments(args), update=True)
 
 
 def described_environment(server: EnvlsServer, env_file: Path, name: str | None = None,
@@ -263,10 +267,10 @@ def described_environment(server: EnvlsServer, env_file: Path, name: str | None 
 
 
 def select_interpreter(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
-    arguments = _arguments(args)
-    env_file = _env_file(ls, arguments)
-    target, found = described_environment(ls, env_file, _optional(arguments, "name", str),
-                                          _prefix_argument(ls, arguments, env_file))
+    arguments = command_arguments(args)
+    env_file = env_file_argument(ls, arguments)
+    target, found = described_environment(ls, env_file, optional_argument(arguments, "name", str),
+                                          prefix_argument(ls, arguments, env_file))
     if target is None:
         raise JsonRpcInvalidParams("the file has no `name:` or `prefix:`, and none was given")
     if found is None:
@@ -301,15 +305,15 @@ async def show_solution(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     from envls.solve.commands import SolveCommandError
     from envls.solve.commands import show_solution as solve_and_show
 
-    arguments = _arguments(args)
-    env_file = _env_file(ls, arguments)
+    arguments = command_arguments(args)
+    env_file = env_file_argument(ls, arguments)
 
     def show(table: str) -> None:
         ls.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=table))
 
     try:
         return await solve_and_show(ls.session, env_file, _current_text(ls, env_file),
-                                    _optional(arguments, "platform", str), show)
+                                    optional_argument(arguments, "platform", str), show)
     except SolveCommandError as err:
         raise JsonRpcInternalError(str(err)) from None
 
@@ -319,14 +323,14 @@ async def export_lock(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     from envls.solve.commands import SolveCommandError
     from envls.solve.commands import export_lock as solve_and_export
 
-    arguments = _arguments(args)
-    env_file = _env_file(ls, arguments)
+    arguments = command_arguments(args)
+    env_file = env_file_argument(ls, arguments)
     platforms = arguments.get("platforms")
     if platforms is not None and not (isinstance(platforms, list) and all(isinstance(p, str) for p in platforms)):
         raise JsonRpcInvalidParams("`platforms` must be a list of conda subdirs such as linux-64")
     try:
         return await solve_and_export(ls.session, env_file, _current_text(ls, env_file), platforms,
-                                      bool(_optional(arguments, "rattlerLock", bool)))
+                                      bool(optional_argument(arguments, "rattlerLock", bool)))
     except SolveCommandError as err:
         raise JsonRpcInternalError(str(err)) from None
     except OSError as err:
@@ -353,7 +357,7 @@ async def host_info(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
         "cuda": {"driver": driver, "source": source, "known": known},
         "condaTools": [{"kind": t.kind, "path": t.path} for t in session.tools],
     }
-    uri = _optional(args[0], "uri", str) if args and isinstance(args[0], dict) else None
+    uri = optional_argument(args[0], "uri", str) if args and isinstance(args[0], dict) else None
     if uri is not None and uri in ls.workspace.text_documents and ls.is_environment(uri):
         snap = await ls.snapshot_async(uri)  # analysed in the worker, never on the event loop
         if snap is not None:

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from envls.core.findings import Finding, Severity
-from envls.lsp import commands
+from envls.lsp import commands, workflow
 from envls.lsp.features import document_request
 from envls.lsp.state import EnvlsServer, Snapshot
 from envls.session import described_target
@@ -35,6 +35,7 @@ def _environment_lenses(server: EnvlsServer, params: types.CodeLensParams,
     return [
         types.CodeLens(range=where, command=types.Command(title=f"Update environment ({state})", command=commands.UPDATE, arguments=argument)),
         types.CodeLens(range=where, command=types.Command(title="Use as Python interpreter", command=commands.SELECT, arguments=argument)),
+        *workflow.sync_lenses(server, uri, found, snap.analysis.environment, where),
     ]
 
 

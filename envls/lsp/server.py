@@ -16,7 +16,7 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 
 from envls.compat import pygls as compat_pygls
-from envls.lsp import commands, diagnostics, features, lenses
+from envls.lsp import commands, diagnostics, features, lenses, workflow
 from envls.lsp.documents import EnvlsWorkspace
 from envls.lsp.invalidation import invalidate
 from envls.lsp.logs import ClientLogHandler
@@ -172,7 +172,7 @@ def create_server() -> EnvlsServer:
     server = EnvlsServer()
     for method, options, handler in FEATURES:
         server.feature(method, options)(handler)
-    for name, command in commands.COMMANDS:
+    for name, command in (*commands.COMMANDS, *workflow.COMMANDS):
         server.command(name)(command)
     return server
 

@@ -11,6 +11,8 @@ import { setInterpreter, SetBy } from './interpreter';
 import { DEFAULT_PATTERN } from './selector';
 import { environmentLabel, outcomeMessage, selectedMessage } from './messages';
 import { ServerManager } from './server';
+import { TerminalActivation } from './terminals';
+import { exportToFile, generateDockerfile, isWorkflowCommand, registerKernel, WORKFLOW_COMMANDS } from './workflow';
 
 export const SERVER_COMMANDS = {
     create: 'envls.createEnvironment',
@@ -37,6 +39,8 @@ const PROGRESS_SHOWN_MS = 900;
 export class Commands {
     /** Called after a command changed an environment (the status bar refreshes). */
     onChanged: () => void = () => undefined;
+    /** Activates new terminals after Create or Select. */
+    terminals: TerminalActivation | undefined;
 
     constructor(
         private readonly server: ServerManager,
@@ -49,12 +53,15 @@ export class Commands {
             commands.registerCommand('envls.conda.updateEnvironment', () => this.fromPalette(SERVER_COMMANDS.update)),
             commands.registerCommand('envls.conda.selectInterpreter', () => this.fromPalette(SERVER_COMMANDS.select)),
             commands.registerCommand('envls.showLogs', () => this.log.show()),
+            commands.registerCommand('envls.conda.exportEnvironment', () => this.fromPalette(WORKFLOW_COMMANDS.export)),
+            commands.registerCommand('envls.conda.registerKernel', () => this.fromPalette(WORKFLOW_COMMANDS.kernel)),
+            commands.registerCommand('envls.conda.generateDockerfile', () => this.fromPalette(WORKFLOW_COMMANDS.dockerfile)),
         );
     }
 
     private async fromPalette(command: string): Promise<unknown> {
         const uri = await this.environmentFile();
-        return uri ? this.run(command, [{ uri: uri.toString() }]) : undefined;
+        return uri ? this.run(command, [{ uri: uri.toString() }], true) : undefined;
     }
 
     /** The active editor's environment file; else the workspace's only one; else the user picks. */
@@ -78,10 +85,10 @@ export class Commands {
         return picked?.uri;
     }
 
-    /** Runs a server command from the palette or a code lens. */
-    async run(command: string, args: unknown[]): Promise<unknown> {
+    /** Runs a server command from the palette (``palette``: the workflow actions ask how) or a code lens. */
+    async run(command: string, args: unknown[], palette = false): Promise<unknown> {
         const known = Object.values(SERVER_COMMANDS) as string[];
-        if (!known.includes(command)) {
+        if (!known.includes(command) && !isWorkflowCommand(command)) {
             return this.send(command, args);
         }
         if (command !== SERVER_COMMANDS.list && !workspace.isTrusted) {
@@ -107,8 +114,12 @@ export class Commands {
                 const name = result.name ?? environmentLabel(result.prefix);
                 const how = await this.useInterpreter(result.pythonPath, uri);
                 this.log.info(`${result.prefix}: its Python ${result.pythonPath} is ${how}`);
+                await this.terminals?.activate((c, a) => this.send(c, a), uri);
                 this.announce(selectedMessage(name));
                 return result;
+            }
+            if (isWorkflowCommand(command)) {
+                return await this.workflow(command, args, uri, palette);
             }
             if (command === SERVER_COMMANDS.create || command === SERVER_COMMANDS.update) {
                 return await this.createOrUpdate(command, args, uri, file);
@@ -157,6 +168,9 @@ export class Commands {
         }
         this.log.info(`${command}: ${JSON.stringify(result)}`);
         const name = environmentLabel(result.prefix);
+        if (!update) {
+            await this.terminals?.activate((c, a) => this.send(c, a), uri);
+        }
         if (!update && result.pythonPath) {
             const how = await this.useInterpreter(result.pythonPath, uri);
             this.log.info(`created ${result.prefix} (${result.backend}); its Python ${result.pythonPath} is ${how}`);
@@ -166,6 +180,25 @@ export class Commands {
             this.announce(outcomeMessage(update ? 'updated' : 'created', name, false, update || result.pythonPath !== null));
         }
         return result;
+    }
+
+    private async workflow(command: string, args: unknown[], uri: Uri | undefined, palette: boolean): Promise<unknown> {
+        const send = (c: string, a: unknown[]) => this.send(c, a);
+        if (!palette || !uri) {
+            // A code lens (Sync from environment) or another caller: the arguments are complete.
+            const result = await this.send(command, args) as { changed?: boolean };
+            if (command === WORKFLOW_COMMANDS.export && result?.changed) {
+                void window.showInformationMessage('Added what was installed in the environment to the file.');
+            }
+            return result;
+        }
+        if (command === WORKFLOW_COMMANDS.export) {
+            return exportToFile(send, uri);
+        }
+        if (command === WORKFLOW_COMMANDS.kernel) {
+            return registerKernel(send, uri);
+        }
+        return generateDockerfile(send, uri);
     }
 
     /** The outcome, short; "Show" opens the log, which has the paths. */

@@ -12,6 +12,7 @@ import { Coalescer } from './restart';
 import { ServerManager } from './server';
 import { affectsServer, needsRestart } from './settings';
 import { StatusBar } from './status';
+import { TerminalActivation } from './terminals';
 
 let server: ServerManager | undefined;
 
@@ -27,6 +28,7 @@ export function activate(context: ExtensionContext): void {
     const status = new StatusBar(manager, context);
     const palette = new Commands(manager, log);
     palette.register(context);
+    palette.terminals = new TerminalActivation(context, log);
     palette.onChanged = () => status.update();
     manager.commandHook = (command, args) => palette.run(command, args);
 

@@ -17,7 +17,8 @@
 // It checks: the squiggle and the Problems entry for `python==3.9` (suspicious-spec), a hover, a
 // completion list with a top-level key, a quick fix that rewrites the spec, the palette commands,
 // "Conda: Create Environment from File" with the embedded installer against the loopback channel
-// (progress notification shown, interpreter set afterwards), the status bar item, and activation
+// (progress notification shown, interpreter set afterwards, a new terminal then has CONDA_PREFIX of the new
+// environment), the workflow actions in the palette, the status bar item, and activation
 // time (<= 500 ms, from the extension's log). Then, with channel checks on against the same loopback server: a
 // quick fix renaming `chanels:`, after which the code lens and the channel findings follow within 2 s with no
 // other edit; the outcome notification fully visible (and the progress one gone); no warnings in the log of a
@@ -340,7 +341,8 @@ try {
     await page.keyboard.type('Conda:');
     await page.waitForSelector('.quick-input-list .monaco-list-row');
     const palette = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
-    for (const title of ['Conda: Create Environment from File', 'Conda: Update Environment', 'Conda: Select Environment as Python Interpreter']) {
+    for (const title of ['Conda: Create Environment from File', 'Conda: Update Environment', 'Conda: Select Environment as Python Interpreter',
+        'Conda: Export Environment to File', 'Conda: Register Environment as Jupyter Kernel', 'Conda: Generate Dockerfile']) {
         check(palette.some((p) => p.includes(title)), `palette has "${title}"`);
     }
     await page.keyboard.press('Escape');
@@ -409,6 +411,26 @@ try {
     lap(`status bar: ${JSON.stringify(status)}`);
     await page.screenshot({ path: join(results, 'e2e-final.png') });
 
+    // A new terminal after Create starts activated (the extension's environment-variable collection).
+    const terminalOut = join(tmp, 'terminal-prefix.txt');
+    await runCommand('Terminal: Create New Terminal');
+    await page.locator('.terminal-wrapper.active, .terminal-wrapper').first().waitFor({ timeout: 15_000 }).catch(() => undefined);
+    await page.waitForTimeout(1500); // the shell's prompt
+    await page.keyboard.type(`echo "$CONDA_PREFIX" > ${terminalOut}`);
+    await page.keyboard.press('Enter');
+    const terminalPrefix = await (async () => {
+        for (let i = 0; i < 100; i++) {
+            if (existsSync(terminalOut) && readFileSync(terminalOut, 'utf8').trim()) {
+                return readFileSync(terminalOut, 'utf8').trim();
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        return '';
+    })();
+    check(terminalPrefix === prefix, `a new terminal has CONDA_PREFIX=${JSON.stringify(terminalPrefix)} (the new environment)`);
+    await page.screenshot({ path: join(results, 'e2e-terminal.png') });
+    await runCommand('View: Toggle Panel Visibility');
+    lap('terminal checked');
     // State that follows the edit: with channel checks on (the folder's settings reach the running server), a
     // quick fix that renames `chanels` brings the file's own channel in: its findings and the code lens follow,
     // with no other edit.
