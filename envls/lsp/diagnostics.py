@@ -125,6 +125,7 @@ async def _publish(server: EnvlsServer, uri: str, force: bool = False) -> None:
                 server.published[uri] = (snap.version, diags)
         _refresh_channels(server, uri)
         _refresh_solve(server, uri)
+        _refresh_pip(server, uri)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -170,15 +171,61 @@ def _refresh_solve(server: EnvlsServer, uri: str) -> None:
         if server.session is not session:
             return  # the settings changed meanwhile
         server.snapshots.pop(uri, None)
-        if server.pull_diagnostics:
-            _refresh_pull(server)
-        else:
-            schedule(server, uri)
-        lens_caps = server.client_capabilities.workspace
-        if lens_caps and lens_caps.code_lens and lens_caps.code_lens.refresh_support:
-            server.workspace_code_lens_refresh(None)
+        _republish(server, uri)
 
     tasks[uri] = (key, asyncio.ensure_future(solve()))
+
+
+def _republish(server: EnvlsServer, uri: str) -> None:
+    """A slow stage's answer is in: publish again (or ask a pull client to pull), and refresh the lenses."""
+    if server.pull_diagnostics:
+        _refresh_pull(server)
+    else:
+        schedule(server, uri)
+    lens_caps = server.client_capabilities.workspace
+    if lens_caps and lens_caps.code_lens and lens_caps.code_lens.refresh_support:
+        server.workspace_code_lens_refresh(None)
+
+
+def _refresh_pip(server: EnvlsServer, uri: str) -> None:
+    """Resolve the pip section in the background once the conda side is settled (solved, or not solvable),
+    debounced like the solve; an edit that changes what is resolved cancels it."""
+    session = server.session
+    snap = server.snapshots.get(uri)
+    if snap is None or snap.analysis.document.top is None or session.pip_resolver is None:
+        return
+    env = snap.analysis.environment
+    root = server.root_dir(uri)
+    key: object | None = None
+    solving = server.solve_tasks.get(uri)
+    settled = (solving is None or solving[1].done()) and not session.needs_load(env, root)
+    if settled and env.pip and session.cached_pip_resolution(env, root) is None:
+        requests = session.pip_requests(env, root)
+        key = (id(session), tuple(r.key for r in requests)) if requests is not None else None
+    tasks = server.pip_tasks
+    running = tasks.get(uri)
+    if running is not None and not running[1].done():
+        if key is not None and running[0] == key:
+            return  # the same resolution is on its way
+        running[1].cancel()
+        del tasks[uri]
+    if key is None:
+        return
+
+    async def resolve() -> None:
+        await asyncio.sleep(SOLVE_DELAY)
+        try:
+            await session.resolve_pip(env, root)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("resolving the pip section of %s failed", uri)
+            return
+        if server.session is session:
+            server.snapshots.pop(uri, None)
+            _republish(server, uri)
+
+    tasks[uri] = (key, asyncio.ensure_future(resolve()))
 
 
 def _refresh_pull(server: EnvlsServer) -> None:

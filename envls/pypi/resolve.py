@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -186,6 +187,7 @@ class PipResolver:
         self.uv = uv if uv is not None else uv_binary()
         self._cache: OrderedDict[tuple[object, ...], tuple[PipResolution, float | None]] = OrderedDict()
         self._inflight: dict[tuple[object, ...], tuple[asyncio.Future[PipResolution], list[int]]] = {}
+        self._lock = threading.Lock()  # the server's analysis thread reads the cache too
         self._gates: dict[int, asyncio.Semaphore] = {}  # per event loop (`envls check` runs one per file)
         self.runs = 0
 
@@ -202,21 +204,23 @@ class PipResolver:
         return PipResolutionFacts(tuple(await asyncio.gather(*(self._one(r) for r in requests))))
 
     def _lookup(self, key: tuple[object, ...]) -> PipResolution | None:
-        found = self._cache.get(key)
-        if found is None:
-            return None
-        result, expires = found
-        if expires is not None and time.monotonic() > expires:
-            del self._cache[key]
-            return None
-        self._cache.move_to_end(key)
-        return result
+        with self._lock:
+            found = self._cache.get(key)
+            if found is None:
+                return None
+            result, expires = found
+            if expires is not None and time.monotonic() > expires:
+                del self._cache[key]
+                return None
+            self._cache.move_to_end(key)
+            return result
 
     def _remember(self, key: tuple[object, ...], result: PipResolution) -> None:
         transient = result.status in ("error", "unreachable")
-        self._cache[key] = (result, time.monotonic() + ERROR_TTL if transient else None)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = (result, time.monotonic() + ERROR_TTL if transient else None)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     @staticmethod
     def _skipped(request: ResolveRequest) -> PipResolution:
