@@ -294,3 +294,19 @@ def test_envls_check(tmp_path: Path, index: IndexServer) -> None:
         result.stdout + result.stderr
     assert lines[0].startswith("environment.yml:7:7: error pip-resolution-impossible pip cannot install the pip section: ")
     assert all("/simple" in p for p, _ in index.requests if p.startswith("/simple"))
+
+
+def test_a_listed_package_is_left_to_the_conda_pip_rules(tmp_path: Path, index: IndexServer) -> None:
+    analysis, facts, _ = resolve(tmp_path, index, """
+        dependencies:
+          - python=3.11
+          - protobuf=3.20
+          - pip:
+            - protobuf>=4
+        """, conda_solution(protobuf="3.20.3"))
+    assert [d.name for d in facts.resolutions[0].replaced] == ["protobuf"]
+    # conda-pip-conflict (or -duplicate) already says on that line that pip replaces conda's copy.
+    said = [(f.code, analysis.document.index.line_of(f.span.start) + 1) for f in analysis.findings
+            if f.code.startswith("conda-pip")]
+    assert [line for _, line in said] == [5]
+    assert found(analysis) == []

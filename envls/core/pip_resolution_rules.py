@@ -6,7 +6,8 @@ Pure: an Environment and a PipResolutionFacts snapshot in, findings out.
 in the message and related information on the other lines; a conflict that the index stage already explains
 on those lines (no such project, no such version, Python mismatch) is not reported again.
 `pip-replaces-conda` (warning) goes on the pip line that brings in a distribution the conda side installs at
-another version. `pip-not-resolved` (information) says once why no resolution could be made when the index
+another version (unless the conda/pip rules already say so on a line that lists the package itself).
+`pip-not-resolved` (information) says once why no resolution could be made when the index
 could not be reached, unless the index stage already said so. Each groups the platforms with the same finding.
 """
 
@@ -25,6 +26,8 @@ from envls.core.solve_summary import format_size
 PIP_RESOLUTION_CODES = frozenset({"pip-resolution-impossible", "pip-replaces-conda", "pip-not-resolved"})
 EXPLAINED_BY_INDEX = frozenset({"pip-package-not-found", "pip-version-not-found", "pip-python-incompatible",
                                 "invalid-pip-requirement", "pip-local-version"})
+
+SAID_BY_CONDA_PIP_RULES = frozenset({"conda-pip-duplicate", "conda-pip-conflict"})
 
 
 def _platforms(resolutions: Sequence[PipResolution], total: int) -> str:
@@ -45,7 +48,8 @@ def pip_resolution_findings(env: Environment, facts: PipResolutionFacts,
                             existing: Sequence[Finding] = ()) -> list[Finding]:
     if not env.pip:
         return []
-    return [*_conflicts(env, facts, existing), *_replacements(env, facts), *_unresolved(env, facts, existing)]
+    return [*_conflicts(env, facts, existing), *_replacements(env, facts, existing),
+            *_unresolved(env, facts, existing)]
 
 
 def _conflicts(env: Environment, facts: PipResolutionFacts, existing: Sequence[Finding]) -> Iterator[Finding]:
@@ -71,8 +75,9 @@ def _conflicts(env: Environment, facts: PipResolutionFacts, existing: Sequence[F
                           f"pip cannot install the pip section{where}{assumed}: {explanation}", span, related)
 
 
-def _replacements(env: Environment, facts: PipResolutionFacts) -> Iterator[Finding]:
+def _replacements(env: Environment, facts: PipResolutionFacts, existing: Sequence[Finding]) -> Iterator[Finding]:
     by_name = _items_by_name(env)
+    said = {f.span for f in existing if f.code in SAID_BY_CONDA_PIP_RULES}
     groups: dict[tuple[str, str, str, tuple[str, ...]], list[PipResolution]] = {}
     for resolution in facts.resolutions:
         if resolution.status != "resolved":
@@ -93,6 +98,8 @@ def _replacements(env: Environment, facts: PipResolutionFacts) -> Iterator[Findi
         message = (f"pip would {direction} `{name}` from {conda_version} ({source}) to {version}{where}: {who}; "
                    "pip replaces conda's files and conda's record of the package goes stale")
         for item in targets:
+            if name in by_name and span_of(item.entry) in said:
+                continue  # conda-pip-duplicate or -conflict already says that pip replaces conda's copy here
             yield Finding("pip-replaces-conda", Severity.WARNING, message, span_of(item.entry))
 
 
