@@ -318,7 +318,7 @@ class PipResolver:
                     (code, err), (_, _) = await asyncio.gather(
                         self._uv(self._arguments(request, folder, "pylock.toml", lock), folder),
                         self._uv(self._arguments(request, folder, "requirements.txt", annotated), folder))
-                except TimeoutError:
+                except asyncio.TimeoutError:  # TimeoutError from 3.11 on; 3.10's wait_for raises this one
                     return outcome("error", detail=f"no answer from uv within {self.timeout:g} s")
                 except OSError as error:
                     return outcome("error", detail=f"uv could not be run ({error.strerror or error})")
