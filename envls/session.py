@@ -261,7 +261,8 @@ class Session:
             return None
         solved = solved if solved is not None else self.cached_solve(env, root)
         platforms = [s.platform for s in solved.solves] if solved is not None else list(channels.plan(env, root).platforms)
-        return requests_for(env, pip.plan(env, self.pip_files(env, root)), platforms, solved)
+        files = self.pip_files(env, root)
+        return requests_for(env, pip.plan(env, files), platforms, solved, files)
 
     def cached_pip_resolution(self, env: Environment, root: Path | None) -> PipResolutionFacts | None:
         requests = self.pip_requests(env, root)

@@ -79,12 +79,13 @@ def conda_solution(platform: str = "linux-64", python: str = "3.11.4", **package
 
 def resolve(tmp_path: Path, index: IndexServer, text: str, solved: SolveFacts | None = None,
             trusted: bool = True, platforms: tuple[str, ...] = ("linux-64",),
-            resolver: PipResolver | None = None) -> tuple[Analysis, PipResolutionFacts, PipResolver]:
+            resolver: PipResolver | None = None,
+            files: dict[str, str | None] | None = None) -> tuple[Analysis, PipResolutionFacts, PipResolver]:
     analysis = analyze(yaml(text))
     pip = PipService(IndexClient(tmp_path / "cache"), PipConfig(index_url=index.url), trusted=trusted, environ={},
                      default_index="")
     resolver = resolver or PipResolver(tmp_path / "cache" / "uv")
-    requests = requests_for(analysis.environment, pip.plan(analysis.environment), platforms, solved)
+    requests = requests_for(analysis.environment, pip.plan(analysis.environment, files), platforms, solved, files)
     facts = asyncio.run(resolver.resolve(requests))
     return with_pip_resolution(analysis, facts), facts, resolver
 
@@ -310,3 +311,23 @@ def test_a_listed_package_is_left_to_the_conda_pip_rules(tmp_path: Path, index: 
             if f.code.startswith("conda-pip")]
     assert [line for _, line in said] == [5]
     assert found(analysis) == []
+
+
+def test_requirement_and_constraint_files(tmp_path: Path, index: IndexServer) -> None:
+    files: dict[str, str | None] = {"requirements.txt": "chain-a\n-r more.txt\n", "more.txt": "torchvision\n",
+                                    "constraints.txt": "chain-c<0.3\n"}
+    text = """
+        dependencies:
+          - python=3.11
+          - pip:
+            - -r requirements.txt
+            - -c constraints.txt
+        """
+    analysis, facts, _ = resolve(tmp_path, index, text, conda_solution(), files=files)
+    resolution = facts.resolutions[0]
+    assert resolution.status == "conflict"  # chain-c 0.3 is the only release; the constraint excludes it
+    assert found(analysis) == [("pip-resolution-impossible", 4), ("pip-resolution-impossible", 5)]
+    files["constraints.txt"] = ""
+    analysis, facts, _ = resolve(tmp_path, index, text, conda_solution(), files=files)
+    assert {d.name for d in facts.resolutions[0].dists} == {"chain-a", "chain-b", "chain-c", "torchvision", "torch"}
+    assert [d.name for d in facts.resolutions[0].implicit] == ["chain-b", "chain-c", "torch"]

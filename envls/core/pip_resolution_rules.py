@@ -19,7 +19,7 @@ from envls.core.analysis import Analysis, AnalysisOptions, add_findings
 from envls.core.environment import Environment
 from envls.core.findings import Finding, Related, Severity, Span
 from envls.core.pip_resolution_facts import PipResolution, PipResolutionFacts
-from envls.core.pip_section import PipItem, index_requirements
+from envls.core.pip_section import PipItem, index_requirements, pip_items
 from envls.core.rules import span_of
 from envls.core.solve_summary import format_size
 
@@ -61,15 +61,19 @@ def _conflicts(env: Environment, facts: PipResolutionFacts, existing: Sequence[F
     explained = {f.span for f in existing if f.code in EXPLAINED_BY_INDEX}
     for (involved, explanation), resolutions in groups.items():
         items = [i for name in involved for i in by_name.get(name, ())]
-        if not items:
-            items = [i for items in by_name.values() for i in items]  # the chain names none of the lines
+        if not items:  # the chain names none of the section's lines: on the `-r` lines, else every requirement
+            items = [i for i in pip_items(env) if i.line.long_option in ("--requirement", "--constraint")]
+            items = items or [i for items in by_name.values() for i in items]
         spans = [span_of(i.entry) for i in items]
+        if not spans:
+            key = env.pip[0].key
+            spans, items = [Span(key.start, key.end)], []
         if spans and all(s in explained for s in spans):
             continue
         where = _platforms(resolutions, len(facts.resolutions))
         assumed = "" if resolutions[0].conda_solved else " (assuming only what the conda dependencies pin)"
-        for item, span in zip(items, spans, strict=True):
-            others = [i for i in items if i is not item]
+        for index, span in enumerate(spans):
+            others = [i for n, i in enumerate(items) if n != index]
             related = tuple(Related(span_of(o.entry), f"`{o.text}` is part of the conflict") for o in others)
             yield Finding("pip-resolution-impossible", Severity.ERROR,
                           f"pip cannot install the pip section{where}{assumed}: {explanation}", span, related)

@@ -29,17 +29,20 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envls.core.environment import Environment
+from envls.core.pip_lines import included_path, parse_pip_line, requirement_file_lines
 from envls.core.pip_resolution_facts import PipResolution, PipResolutionFacts, ResolvedDist
-from envls.core.pip_section import conda_items, index_requirements, python_pin
+from envls.core.pip_rules import MAX_INCLUDE_DEPTH
+from envls.core.pip_section import conda_items, index_requirements, pip_items, python_pin
 from envls.core.pypi_mapping import mapping
 from envls.core.selectors import applies
 from envls.core.solve_facts import SolveFacts
@@ -86,10 +89,12 @@ class ResolveRequest:
     preferences: tuple[tuple[str, str], ...]  # (canonical name, version) that the conda side installs
     conda_solved: bool
     skip: str = ""
+    constraints: tuple[str, ...] = ()  # from `-c` files
 
     @property
     def key(self) -> tuple[object, ...]:
-        return (self.platform, self.requirements, self.indexes, self.pre, self.python, self.preferences, self.skip)
+        return (self.platform, self.requirements, self.indexes, self.pre, self.python, self.preferences, self.skip,
+                self.constraints)
 
 
 def _python_of(solution: Any) -> str:
@@ -133,15 +138,49 @@ def _preferences_from_specs(env: Environment, platform: str) -> dict[str, str]:
     return found
 
 
-def requests_for(env: Environment, plan: IndexPlan, platforms: Sequence[str],
-                 solved: SolveFacts | None) -> list[ResolveRequest]:
-    """One request per target platform (pure: the file, its index plan and the conda solve, if any)."""
+def _from_files(env: Environment, files: Mapping[str, str | None], platform: str) -> tuple[list[Requirement], list[str]]:
+    """The requirements and constraints of the `-r`/`-c` files the section names (as read, bounded, by
+    envls.pypi.facts.read_pip_files), followed as pip follows them; never a file twice."""
+    requirements: list[Requirement] = []
+    constraints: list[str] = []
+    seen: set[str] = set()
+
+    def follow(including: str | None, argument: str, constraint: bool, depth: int) -> None:
+        key = included_path(including, argument)
+        text = files.get(key) if key is not None else None
+        if key is None or key in seen or not text or depth > MAX_INCLUDE_DEPTH:
+            return
+        seen.add(key)
+        for _, line_text in requirement_file_lines(text):
+            line = parse_pip_line(line_text)
+            if line.kind == "option" and line.long_option in ("--requirement", "--constraint"):
+                follow(key, line.argument or "", constraint or line.long_option == "--constraint", depth + 1)
+            elif line.kind == "requirement" and line.requirement is not None and line.requirement.url is None:
+                if constraint:
+                    constraints.append(str(line.requirement))
+                else:
+                    requirements.append(line.requirement)
+
+    for item in pip_items(env):
+        option = item.line.long_option
+        if item.line.kind == "option" and option in ("--requirement", "--constraint") and \
+                applies(item.entry.selector, platform) is not False:
+            follow(None, item.line.argument or "", option == "--constraint", 1)
+    return requirements, constraints
+
+
+def requests_for(env: Environment, plan: IndexPlan, platforms: Sequence[str], solved: SolveFacts | None,
+                 files: Mapping[str, str | None] | None = None) -> list[ResolveRequest]:
+    """One request per target platform (pure: the file, the `-r`/`-c` files it names, its index plan and
+    the conda solve, if any)."""
     items = index_requirements(env)
     requests = []
     for platform in platforms:
         chosen = [i for i in items if applies(i.entry.selector, platform) is not False]
-        requirements = tuple(str(i.requirement) for i in chosen)
-        requested = tuple(dict.fromkeys(i.name for i in chosen if i.name))
+        included, constraints = _from_files(env, files or {}, platform)
+        requirements = tuple([*(str(i.requirement) for i in chosen), *(str(r) for r in included)])
+        requested = tuple(dict.fromkeys([*(i.name for i in chosen if i.name),
+                                         *(str(canonicalize_name(r.name)) for r in included)]))
         solution = solved.platform(platform) if solved is not None else None
         skip = ""
         if solution is not None and solution.status == "solved":
@@ -162,7 +201,8 @@ def requests_for(env: Environment, plan: IndexPlan, platforms: Sequence[str],
         elif not python:
             skip = "the conda side installs no Python" if conda_solved else "the conda dependencies pin no Python version"
         requests.append(ResolveRequest(platform, requirements, requested, tuple(i.url for i in plan.indexes),
-                                       plan.pre, python, tuple(sorted(preferences.items())), conda_solved, skip))
+                                       plan.pre, python, tuple(sorted(preferences.items())), conda_solved, skip,
+                                       tuple(constraints)))
     return requests
 
 
@@ -270,6 +310,8 @@ class PipResolver:
             args += ["--extra-index-url", url]
         if request.pre:
             args += ["--prerelease", "allow"]
+        if request.constraints:
+            args += ["--constraint", str(folder / "constraints.txt")]
         return args
 
     @staticmethod
@@ -308,6 +350,7 @@ class PipResolver:
             with tempfile.TemporaryDirectory(prefix="envls-pip-") as tmp:
                 folder = Path(tmp)
                 (folder / "requirements.in").write_text("\n".join(request.requirements) + "\n", encoding="utf-8")
+                (folder / "constraints.txt").write_text("".join(f"{c}\n" for c in request.constraints), encoding="utf-8")
                 lock, annotated = folder / "pylock.toml", folder / "requirements.txt"
                 if request.preferences:  # uv reads the output file it is to replace as preferences
                     lock.write_text('lock-version = "1.0"\ncreated-by = "envls"\n' + "".join(
