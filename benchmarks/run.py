@@ -16,6 +16,10 @@ Rows:
             1,000,000 records; benchmarks/synthetic_channel.py), once with CEP-16 shards and once with only
             repodata.json(.zst). Completion p95 <= 20 ms, channel edit p95 <= 100 ms, cold first check
             <= 5 s, RSS <= 300 MB.
+  pip       the pip section (20 requirements, 60 packages with their dependencies) resolved with uv against a
+            loopback index, after an edit of one pin, with uv's cache warm: the server's debounce plus the
+            resolution (benchmarks/pip_resolution.py, which also times resolvelib on the same cases).
+            Target p95 <= 2 s. Not in --quick runs unless asked for with --only pip.
 
 Exit status: 0 when every row ran and met its target, 1 when a target was missed, 2 when a
 measurement could not run (a row whose input is missing, such as the corpus, is skipped). With --quick (a smoke run with a few samples) a missed target is
@@ -933,6 +937,27 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def measure_pip(samples: int) -> Row:
+    """Edit -> pip resolution result for a 20-requirement section, uv's cache warm (benchmarks/pip_resolution.py)."""
+    from pip_resolution import measure
+
+    from envls.lsp.diagnostics import SOLVE_DELAY
+    from envls.pypi.resolve import uv_binary
+
+    row = Row("pip resolve, 20 reqs (warm)", "p95 <= 2 s", limits={"p95": 2000.0})
+    if uv_binary() is None:
+        row.skipped = "uv is not installed"
+        return row
+    try:
+        result = measure(samples, SOLVE_DELAY)
+    except Exception as err:  # a row that cannot run says why; the others still run
+        row.error = f"{type(err).__name__}: {err}"
+        return row
+    row.samples = result["uv"]["warm_ms"]
+    row.details = result
+    return row
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
@@ -941,7 +966,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="edits before the measured ones (default 10, --quick 2)")
     parser.add_argument("--starts", type=int, help="server starts (default 10, --quick 2)")
     parser.add_argument("--checks", type=int, help="`envls check` runs (default 5, --quick 1)")
-    parser.add_argument("--only", choices=["edit", "start", "check", "channels", "scale", "hostile"], action="append",
+    parser.add_argument("--only", choices=["edit", "start", "check", "channels", "scale", "hostile", "pip"], action="append",
                         help="run only these rows (repeatable); `scale` implies --channels-scale")
     parser.add_argument("--hostile", action="store_true",
                         help="also run the hostile-file rows (100k dependencies, 5 MB, pathological lines, a burst "
@@ -986,7 +1011,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = Server(tuple(cmd), channels=args.channels, timeout=args.timeout)
     text = args.file.read_text(encoding="utf-8") if args.file else exported_environment()
     wanted = args.only or ["edit", "start", "check", "channels", *(["scale"] if args.channels_scale else []),
-                           *(["hostile"] if args.hostile else [])]
+                           *(["hostile"] if args.hostile else []), *([] if args.quick else ["pip"])]
 
     from envls import __version__
 
@@ -1034,6 +1059,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(measure_burst(server, text, 1 if args.quick else 5))
         rows.append(measure_beside_large(server, text, files["100k"], 1 if args.quick else 3))
         rows.append(measure_huge_document(server))
+    if "pip" in wanted:
+        rows.append(measure_pip(args.checks * 4))
     print(table(rows))
     for row in rows:
         if row.error or row.skipped:

@@ -18,6 +18,7 @@ from envls.core.codes import CODES
 from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_environment_name, is_yaml_name, text_encoding
 from envls.core.findings import Finding, Severity, Span
+from envls.core.pip_resolution_facts import PipResolutionFacts
 from envls.core.solve_facts import SolveFacts
 from envls.core.text import LineIndex
 from envls.gc_pause import gc_paused
@@ -109,13 +110,15 @@ def _session(args: argparse.Namespace) -> Session:
     return session
 
 
-async def _load_and_solve(session: Session, env: Environment, root: Path) -> SolveFacts | None:
+async def _load_and_solve(session: Session, env: Environment,
+                          root: Path) -> tuple[SolveFacts | None, PipResolutionFacts | None]:
     await session.load_all(env, root)
     try:
-        return await session.solve(env, root)
+        solved = await session.solve(env, root)
     except SolveUnavailable as err:
         sys.stderr.write(f"envls: not solved: {err}\n")
-        return None
+        solved = None
+    return solved, await session.resolve_pip(env, root, solved)
 
 
 def _refused(reason: str) -> tuple[None, list[Finding]]:
@@ -137,13 +140,13 @@ async def _check_file(path: str, options: AnalysisOptions, explicit: bool,
         return None
     analysis = analyze(text, options)
     root = Path(path).resolve().parent
-    solved = None
+    solved = pip_resolution = None
     if analysis.document.top is not None:
-        solved = await _load_and_solve(session, analysis.environment, root)
+        solved, pip_resolution = await _load_and_solve(session, analysis.environment, root)
         for solve in solved.solves if solved is not None else ():
             if solve.status in ("timeout", "error"):
                 sys.stderr.write(f"envls: {path}: not solved for {solve.platform}: {solve.detail}\n")
-    analysis = session.enrich(analysis, root, options, solve_facts=solved)
+    analysis = session.enrich(analysis, root, options, solve_facts=solved, pip_resolution=pip_resolution)
     findings = list(analysis.findings)
     if bad_offset is not None:
         findings.insert(0, Finding("yaml-syntax", Severity.ERROR,

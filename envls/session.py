@@ -19,7 +19,7 @@ from pathlib import Path
 from envls.channels.condarc import CondaConfig, load_config
 from envls.channels.facts import host_subdir
 from envls.channels.service import ChannelService
-from envls.channels.store import ChannelStore
+from envls.channels.store import ChannelStore, default_cache_dir
 from envls.core.analysis import Analysis, AnalysisOptions, with_channels
 from envls.core.channel_facts import ChannelFacts
 from envls.core.cuda import CudaTarget, cuda_target
@@ -28,6 +28,8 @@ from envls.core.drift import InstalledSnapshot
 from envls.core.drift_stage import with_drift
 from envls.core.environment import Environment
 from envls.core.pip_facts import IndexFacts
+from envls.core.pip_resolution_facts import PipResolutionFacts
+from envls.core.pip_resolution_rules import with_pip_resolution
 from envls.core.pip_stage import with_pip
 from envls.core.solve_facts import SolveFacts
 from envls.core.solve_stage import with_solve
@@ -36,6 +38,7 @@ from envls.host.cuda import CudaDetection, CudaProbe, driver_and_source
 from envls.host.environments import InstalledEnv, find_environment
 from envls.host.installed import read_installed, stamp
 from envls.pypi.index import IndexClient
+from envls.pypi.resolve import PipResolver, ResolveRequest, requests_for
 from envls.pypi.service import PipService
 from envls.solve.service import SolveService
 
@@ -99,6 +102,7 @@ class Session:
         self.probe_watched = False  # the server republishes once the probe answers
         self._installed: dict[str, tuple[object, InstalledSnapshot]] = {}
         self._solver: SolveService | None = None
+        self._pip_resolver: PipResolver | None = None
         self._assumed_cuda: CudaDetection | None = None  # what a solve assumed while the probe had no answer
         self._found: dict[tuple[str, Path | None], tuple[float, InstalledEnv | None]] = {}
 
@@ -164,6 +168,16 @@ class Session:
         if self._solver is None:
             self._solver = SolveService(channels, timeout=self.options.solve_timeout)
         return self._solver
+
+    @property
+    def pip_resolver(self) -> PipResolver | None:
+        """Resolves the pip section on top of the conda solve (off with the solve or the network checks)."""
+        if self.pip is None or not self.options.solve:
+            return None
+        if self._pip_resolver is None:
+            cache = Path(self.options.cache_dir) if self.options.cache_dir else None
+            self._pip_resolver = PipResolver((cache or default_cache_dir()) / "uv")
+        return self._pip_resolver
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -268,6 +282,31 @@ class Session:
             known, cuda = self._solve_cuda()
         return await solver.solve(env, root, cuda)
 
+    def pip_requests(self, env: Environment, root: Path | None,
+                     solved: SolveFacts | None = None) -> list[ResolveRequest] | None:
+        """What resolving the pip section means now (no I/O); None when it is off or not wanted."""
+        pip, channels = self.pip, self.channels
+        if pip is None or self.pip_resolver is None or channels is None or not env.pip or env.document.top is None:
+            return None
+        solved = solved if solved is not None else self.cached_solve(env, root)
+        platforms = [s.platform for s in solved.solves] if solved is not None else list(channels.plan(env, root).platforms)
+        files = self.pip_files(env, root)
+        return requests_for(env, pip.plan(env, files), platforms, solved, files)
+
+    def cached_pip_resolution(self, env: Environment, root: Path | None) -> PipResolutionFacts | None:
+        requests = self.pip_requests(env, root)
+        resolver = self.pip_resolver
+        return resolver.cached(requests) if requests is not None and resolver is not None else None
+
+    async def resolve_pip(self, env: Environment, root: Path | None,
+                          solved: SolveFacts | None = None) -> PipResolutionFacts | None:
+        """Resolve the pip section for each target platform, on top of ``solved`` (else the cached solve)."""
+        requests = self.pip_requests(env, root, solved)
+        resolver = self.pip_resolver
+        if requests is None or resolver is None:
+            return None
+        return await resolver.resolve(requests)
+
     def find_installed(self, target: str, root: Path | None) -> InstalledEnv | None:
         """The installed environment a name or prefix names; remembered for a few seconds, and until
         `environments_changed()` (lenses and drift ask on every request: no disk scan each time)."""
@@ -301,7 +340,7 @@ class Session:
 
     def enrich(self, analysis: Analysis, root: Path | None, options: AnalysisOptions,
                facts: ChannelFacts | None = None, cuda_ready: bool = True,
-               solve_facts: SolveFacts | None = None) -> Analysis:
+               solve_facts: SolveFacts | None = None, pip_resolution: PipResolutionFacts | None = None) -> Analysis:
         """Add the channel, CUDA, drift and solve stages to a fast analysis, from what is at hand."""
         if analysis.document.top is None:
             return analysis
@@ -328,5 +367,12 @@ class Session:
             log.exception("looking up the solve failed")
             solved = None
         if solved is not None:
-            analysis = with_solve(analysis, solved, options)  # last: it reads the other stages' findings
+            analysis = with_solve(analysis, solved, options)  # it reads the other stages' findings
+        try:
+            resolved = pip_resolution if pip_resolution is not None else self.cached_pip_resolution(env, root)
+        except Exception:
+            log.exception("looking up the pip resolution failed")
+            resolved = None
+        if resolved is not None:
+            analysis = with_pip_resolution(analysis, resolved, options)
         return analysis

@@ -1,5 +1,7 @@
 """A real package index on 127.0.0.1 for the pip tests: PEP 503 HTML and PEP 691 JSON project pages,
-serving wheels and sdists that the tests build themselves.
+serving wheels and sdists that the tests build themselves, with each wheel's METADATA also served on its
+own as a PEP 658 file (`<file>.metadata`, announced as `core-metadata` in JSON and `data-core-metadata`
+in HTML) and each file's size (PEP 700), so a resolver can work from metadata alone.
 
 ``/simple/<project>/`` answers JSON when the client's Accept header asks for
 ``application/vnd.pypi.simple.v1+json`` and HTML otherwise, with each file's sha256, its
@@ -17,8 +19,10 @@ import hashlib
 import html
 import io
 import json
+import os
 import threading
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,19 +38,25 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def build_wheel(name: str, version: str, requires_python: str | None = None, tag: str = "py3-none-any") -> tuple[str, bytes]:
-    """A minimal valid wheel: one module, and dist-info with METADATA, WHEEL and RECORD."""
+def build_wheel(name: str, version: str, requires_python: str | None = None, tag: str = "py3-none-any",
+                requires: Sequence[str] = (), extras: Sequence[str] = (), padding: int = 0) -> tuple[str, bytes]:
+    """A minimal valid wheel: one module, and dist-info with METADATA (Requires-Dist, Provides-Extra),
+    WHEEL and RECORD; ``padding`` bytes of incompressible data make it that much larger."""
     dist = f"{str(canonicalize_name(name)).replace('-', '_')}-{version}"
     module = str(canonicalize_name(name)).replace("-", "_")
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     if requires_python:
         metadata += f"Requires-Python: {requires_python}\n"
+    metadata += "".join(f"Provides-Extra: {extra}\n" for extra in extras)
+    metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     contents = {
         f"{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
         f"{dist}.dist-info/METADATA": metadata.encode(),
         f"{dist}.dist-info/WHEEL": f"Wheel-Version: 1.0\nGenerator: envls-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
         .encode(),
     }
+    if padding:
+        contents[f"{module}/data.bin"] = os.urandom(padding)
     record = []
     for path, data in contents.items():
         encoded = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -60,11 +70,16 @@ def build_wheel(name: str, version: str, requires_python: str | None = None, tag
     return f"{dist}-{tag}.whl", buffer.getvalue()
 
 
-def wheel_requires_python(data: bytes) -> str | None:
-    """Requires-Python from a wheel's METADATA, as an index reads it."""
+def wheel_metadata(data: bytes) -> bytes:
+    """A wheel's METADATA file, as an index extracts it for PEP 658."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        message = email.parser.Parser().parsestr(archive.read(name).decode())
+        return archive.read(name)
+
+
+def wheel_requires_python(data: bytes) -> str | None:
+    """Requires-Python from a wheel's METADATA, as an index reads it."""
+    message = email.parser.Parser().parsestr(wheel_metadata(data).decode())
     return message.get("Requires-Python")
 
 
@@ -74,6 +89,7 @@ class Hosted:
     data: bytes
     requires_python: str | None = None
     yanked: str | bool = False  # a reason, True, or False
+    metadata: bytes | None = None  # the PEP 658 file, for wheels
 
 
 @dataclass
@@ -107,10 +123,12 @@ class IndexServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/simple"
 
     def add_wheel(self, name: str, version: str, requires_python: str | None = None,
-                  yanked: str | bool = False) -> None:
-        filename, data = build_wheel(name, version, requires_python)
+                  yanked: str | bool = False, requires: Sequence[str] = (), extras: Sequence[str] = (),
+                  padding: int = 0) -> None:
+        filename, data = build_wheel(name, version, requires_python, requires=requires, extras=extras,
+                                     padding=padding)
         self.projects.setdefault(str(canonicalize_name(name)), []).append(
-            Hosted(filename, data, wheel_requires_python(data), yanked))
+            Hosted(filename, data, wheel_requires_python(data), yanked, wheel_metadata(data)))
 
     def add_file(self, name: str, filename: str, data: bytes = b"", requires_python: str | None = None) -> None:
         self.projects.setdefault(str(canonicalize_name(name)), []).append(Hosted(filename, data, requires_python))
@@ -167,12 +185,15 @@ class IndexServer:
     def _file(self, handler: BaseHTTPRequestHandler, filename: str) -> None:
         for files in self.projects.values():
             for hosted in files:
-                if hosted.filename == filename:
+                data = hosted.data if hosted.filename == filename else None
+                if hosted.metadata is not None and f"{hosted.filename}.metadata" == filename:
+                    data = hosted.metadata
+                if data is not None:
                     handler.send_response(HTTPStatus.OK)
                     handler.send_header("Content-Type", "application/octet-stream")
-                    handler.send_header("Content-Length", str(len(hosted.data)))
+                    handler.send_header("Content-Length", str(len(data)))
                     handler.end_headers()
-                    handler.wfile.write(hosted.data)
+                    handler.wfile.write(data)
                     return
         handler.send_error(HTTPStatus.NOT_FOUND)
 
@@ -183,7 +204,8 @@ class IndexServer:
             "name": name,
             "files": [{
                 "filename": f.filename, "url": f"/files/{f.filename}",
-                "hashes": {"sha256": hashlib.sha256(f.data).hexdigest()},
+                "hashes": {"sha256": hashlib.sha256(f.data).hexdigest()}, "size": len(f.data),
+                **({"core-metadata": {"sha256": hashlib.sha256(f.metadata).hexdigest()}} if f.metadata else {}),
                 **({"requires-python": f.requires_python} if f.requires_python else {}),
                 **({"yanked": f.yanked} if f.yanked else {}),
             } for f in files],
@@ -196,6 +218,8 @@ class IndexServer:
             attrs = f'href="/files/{f.filename}#sha256={hashlib.sha256(f.data).hexdigest()}"'
             if f.requires_python:
                 attrs += f' data-requires-python="{html.escape(f.requires_python)}"'
+            if f.metadata is not None:
+                attrs += f' data-core-metadata="sha256={hashlib.sha256(f.metadata).hexdigest()}"'
             if f.yanked:
                 attrs += f' data-yanked="{html.escape(f.yanked) if isinstance(f.yanked, str) else ""}"'
             links.append(f"    <a {attrs}>{html.escape(f.filename)}</a><br/>")

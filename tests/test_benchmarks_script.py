@@ -75,6 +75,21 @@ def test_quick_run_prints_the_table(tmp_path: Path) -> None:
         assert data["rows"][3]["details"]["http_requests"] > 0
 
 
+@pytest.mark.timeout(90)
+def test_quick_pip_row(tmp_path: Path) -> None:
+    """The pip resolution row (uv against a loopback index built by the benchmark), measured and within target."""
+    report = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--only", "pip", "--json", str(report)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=80)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (row,) = _table(done.stdout)
+    assert row[0] == "pip resolve, 20 reqs (warm)" and row[-1] in ("pass", "FAIL", "skip"), row
+    details = json.loads(report.read_text(encoding="utf-8"))["rows"][0]["details"]
+    if row[-1] != "skip":
+        assert details["uv"]["packages"] == 60 and details["uv"]["conflict"] == "conflict"
+        assert details["resolvelib"]["same_answer"] is True
+
+
 @pytest.mark.skipif(not SNAPSHOT.is_dir(), reason="the shared channel snapshots are not here")
 @pytest.mark.timeout(90)
 def test_quick_scale_rows_on_a_small_synthetic_channel(tmp_path: Path) -> None:

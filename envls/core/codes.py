@@ -51,4 +51,13 @@ CODES: frozenset[str] = frozenset({
     "duplicate-key",
     "file-refused",
     "too-many-channels",
+    "pip-resolution-impossible",
+    "pip-replaces-conda",
+    "pip-not-resolved",
+    "companion-missing",
+    "stdlib-backport",
+    "metapackage-pin",
+    "cuda-unused",
+    "mixed-pytorch-channels",
+    "missing-name",
 })

@@ -132,6 +132,7 @@ async def _publish(server: EnvlsServer, uri: str, force: bool = False, delay: fl
                 server.published[uri] = (snap.version, diags)
         _refresh_channels(server, uri)
         _refresh_solve(server, uri)
+        _refresh_pip(server, uri)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -181,6 +182,48 @@ def _refresh_solve(server: EnvlsServer, uri: str) -> None:
         invalidate(server, "solved", uri)
 
     tasks[uri] = (key, asyncio.ensure_future(solve()))
+
+
+def _refresh_pip(server: EnvlsServer, uri: str) -> None:
+    """Resolve the pip section in the background once the conda side is settled (solved, or not solvable),
+    debounced like the solve; an edit that changes what is resolved cancels it."""
+    session = server.session
+    snap = server.snapshots.get(uri)
+    if snap is None or snap.analysis.document.top is None or session.pip_resolver is None:
+        return
+    env = snap.analysis.environment
+    root = server.root_dir(uri)
+    key: object | None = None
+    solving = server.solve_tasks.get(uri)
+    settled = (solving is None or solving[1].done()) and not session.needs_load(env, root)
+    if settled and env.pip and session.cached_pip_resolution(env, root) is None:
+        requests = session.pip_requests(env, root)
+        key = (id(session), tuple(r.key for r in requests)) if requests is not None else None
+    tasks = server.pip_tasks
+    running = tasks.get(uri)
+    if running is not None and not running[1].done():
+        if key is not None and running[0] == key:
+            return  # the same resolution is on its way
+        running[1].cancel()
+        del tasks[uri]
+    if key is None:
+        return
+
+    async def resolve() -> None:
+        await asyncio.sleep(SOLVE_DELAY)
+        try:
+            await session.resolve_pip(env, root)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("resolving the pip section of %s failed", uri)
+            return
+        if server.session is session:
+            from envls.lsp.invalidation import invalidate
+
+            invalidate(server, "solved", uri)
+
+    tasks[uri] = (key, asyncio.ensure_future(resolve()))
 
 
 

@@ -59,6 +59,7 @@ class EnvlsServer(LanguageServer):
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
         self.solve_tasks: dict[str, tuple[object, asyncio.Task[None]]] = {}
+        self.pip_tasks: dict[str, tuple[object, asyncio.Task[None]]] = {}  # pip resolutions in flight, and of what
         self.watcher: asyncio.Future[None] | None = None  # looks for changed environments now and then  # the solve in flight, and of what
         # What the client shows for each document: (version, diagnostics) of the last publication.
         self.published: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
@@ -174,9 +175,10 @@ class EnvlsServer(LanguageServer):
             task = tasks.pop(uri, None)
             if task is not None:
                 task.cancel()
-        solving = self.solve_tasks.pop(uri, None)
-        if solving is not None:
-            solving[1].cancel()
+        for running in (self.solve_tasks, self.pip_tasks):
+            solving = running.pop(uri, None)
+            if solving is not None:
+                solving[1].cancel()
         inflight = self.inflight.pop(uri, None)
         if inflight is not None:
             inflight[1].cancel()
