@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from envls.core.channel_facts import ChannelFacts
 from envls.core.channel_rules import channel_findings
 from envls.core.document import Document, parse
+from envls.core.domain_rules import DOMAIN_RULES
 from envls.core.environment import Environment, environment_of
 from envls.core.findings import Finding, Severity, Span
 from envls.core.pip_rules import FAST_PIP_RULES
@@ -106,7 +107,7 @@ def _structure(document: Document, environment: Environment) -> Iterable[Finding
 
 
 def _rules(document: Document, environment: Environment) -> Iterable[Finding]:
-    for rule in (*FAST_RULES, *FAST_PIP_RULES):
+    for rule in (*FAST_RULES, *FAST_PIP_RULES, *DOMAIN_RULES):
         try:
             yield from list(rule(environment))
         except Exception:

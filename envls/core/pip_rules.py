@@ -31,6 +31,7 @@ from envls.core.pip_section import (
     local_versions,
     named_requirements,
     pip_items,
+    same_release,
     selectors_overlap,
 )
 from envls.core.pypi_mapping import mapping
@@ -94,6 +95,16 @@ def conda_pip(env: Environment) -> Iterator[Finding]:
                 f"`{conda.text}` (conda) and `{item.text}` (pip) cannot both hold: no version of `{item.name}` "
                 f"satisfies both{renamed}; pip runs after conda and replaces conda's copy with one that conda's other "
                 "packages were not solved against",
+                span_of(item.entry), related=related, fixes=fixes,
+            )
+            continue
+        same = same_release(conda, requirement) if comparable and table.same_versions(conda.name, item.name) else None
+        if same is not None:
+            yield Finding(
+                "conda-pip-duplicate", Severity.INFORMATION,
+                f"`{item.name}` comes from conda (`{conda.text}`) and from pip (`{item.text}`){renamed}, both at "
+                f"{same}: pip finds it installed and changes nothing (an artifact of `conda env export`); "
+                "the pip line can go",
                 span_of(item.entry), related=related, fixes=fixes,
             )
             continue

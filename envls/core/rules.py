@@ -14,7 +14,7 @@ from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.pip_lines import parse_pip_line
 from envls.core.schema import top_level_keys
-from envls.core.specs import invalid_reason, parse_spec, pinned_build, suspicious, without_build
+from envls.core.specs import invalid_reason, is_noarch_build, parse_spec, pinned_build, suspicious, without_build
 
 Rule = Callable[[Environment], Iterable[Finding]]
 
@@ -152,7 +152,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
                 if odd.replacement else ()
             yield Finding("suspicious-spec", Severity.WARNING, odd.message, span_of(entry), fixes=fixes)
         build = pinned_build(parsed)
-        if build is not None:
+        if build is not None and not is_noarch_build(build):  # a noarch build installs everywhere
             build_fixes: list[Fix] = []
             stripped = without_build(entry.text)
             if stripped:
