@@ -593,3 +593,19 @@ async def test_hover_shows_the_summary(tmp_path: Path, server: ChannelServer) ->
     text = analysis.document.text
     found = hover(analysis.environment, text.index("libgcc-ng") + 2, facts)
     assert found is not None and "The GCC low-level runtime library" in found.markdown
+
+
+async def test_exact_two_part_pin_of_a_published_release_is_not_suspicious(tmp_path: Path,
+                                                                          server: ChannelServer) -> None:
+    # The channel publishes `ld_impl_linux-64` 2.39 (two parts): `==2.39` asks for exactly what exists.
+    # `python==3.9` still matches 3.9.0 only (python publishes 3.9.x), and stays a warning.
+    service = service_for(tmp_path, server, channels=[FORGE])
+    analysis, _ = await analyzed(service, """
+        name: t
+        dependencies:
+          - ld_impl_linux-64==2.39
+          - python==3.9
+        """)
+    index = analysis.document.index
+    suspicious = [index.line_of(f.span.start) + 1 for f in analysis.findings if f.code == "suspicious-spec"]
+    assert suspicious == [4]

@@ -210,3 +210,17 @@ def test_every_knowledge_entry_names_a_source() -> None:
     entries = [*table.split_packages, *table.backports.values(), *table.companions.values(),
                *table.metapackages.values()]
     assert entries and all(e.source.strip() for e in entries)
+
+
+def test_published_exact_pins() -> None:
+    from types import SimpleNamespace
+
+    from envls.core.domain_rules import published_exact_pins
+
+    analysis = run("name: t\ndependencies:\n  - sysroot_linux-64==2.17\n  - numpy==1.11\n  - six==1.16.0\n")
+    records = {"sysroot_linux-64": (SimpleNamespace(version="2.17"),),
+               "numpy": (SimpleNamespace(version="1.11.0"), SimpleNamespace(version="1.11.1")),
+               "six": (SimpleNamespace(version="1.16.0"),)}
+    spans = published_exact_pins(analysis.environment, records)
+    source = analysis.document.text
+    assert sorted(source[s.start:s.end] for s in spans) == ["sysroot_linux-64==2.17"]

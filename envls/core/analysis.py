@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from envls.core.channel_facts import ChannelFacts
 from envls.core.channel_rules import channel_findings
 from envls.core.document import Document, parse
-from envls.core.domain_rules import DOMAIN_RULES
+from envls.core.domain_rules import DOMAIN_RULES, published_exact_pins
 from envls.core.environment import Environment, environment_of
 from envls.core.findings import Finding, Severity, Span
 from envls.core.pip_rules import FAST_PIP_RULES
@@ -80,8 +80,18 @@ def add_findings(analysis: Analysis, stage: str, compute: Callable[[], Iterable[
 
 
 def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOptions | None = None) -> Analysis:
-    """The analysis with the channel stage added: every spec checked against the channels' data."""
-    return add_findings(analysis, "channel", lambda: channel_findings(analysis.environment, facts), options)
+    """The analysis with the channel stage added: every spec checked against the channels' data
+    (and a `==X.Y` no longer called suspicious when the package publishes exactly X.Y)."""
+    result = add_findings(analysis, "channel", lambda: channel_findings(analysis.environment, facts), options)
+    try:
+        exact = published_exact_pins(analysis.environment, facts.records)
+    except Exception:
+        log.exception("envls: the channel stage failed")
+        return result
+    if not exact:
+        return result
+    kept = tuple(f for f in result.findings if not (f.code == "suspicious-spec" and f.span in exact))
+    return Analysis(result.document, result.environment, kept)
 
 
 def _syntax(document: Document, environment: Environment) -> Iterable[Finding]:

@@ -14,13 +14,14 @@ envls/data/domain_knowledge.json, with a source for every entry (see envls/core/
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
 from envls.core.domain_knowledge import knowledge
 from envls.core.environment import Environment
-from envls.core.findings import Finding, Fix, Related, Severity
+from envls.core.findings import Finding, Fix, Related, Severity, Span
 from envls.core.pip_section import (
     CondaItem,
     PipItem,
@@ -314,3 +315,24 @@ def mixed_pytorch_channels(env: Environment) -> Iterator[Finding]:
 
 DOMAIN_RULES: tuple[DomainRule, ...] = (missing_name, stdlib_backport, companion_missing, metapackage_pin,
                                         cuda_unused, mixed_pytorch_channels)
+
+
+# -- with channel data -------------------------------------------------------------------------
+
+
+def published_exact_pins(env: Environment, records: Mapping[str, tuple[Any, ...]]) -> frozenset[Span]:
+    """The conda entries `name==X.Y` whose package publishes a release numbered exactly `X.Y`
+    (`sysroot_linux-64==2.17`): there `==` asks for just what exists, and the fast stage's
+    "`==X.Y` matches X.Y.0 only" (`suspicious-spec`) is noise. ``records`` are the channel records
+    by package name (anything with a ``version``)."""
+    spans = set()
+    for item in conda_items(env):
+        version = item.parsed.version or ""
+        if not version.startswith("==") or any(ch in version[2:] for ch in "<>=!,|*~ "):
+            continue
+        wanted = version[2:]
+        if wanted.count(".") >= 2:
+            continue
+        if any(str(getattr(r, "version", "")) == wanted for r in records.get(item.name, ())):
+            spans.add(span_of(item.entry))
+    return frozenset(spans)
