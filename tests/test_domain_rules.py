@@ -116,6 +116,7 @@ METAPACKAGES = [
     ("anaconda custom", "  - anaconda=custom\n  - numpy=1.19\n", []),
     ("anaconda unversioned", "  - anaconda\n  - numpy=1.19\n", []),
     ("python pin is fine", "  - anaconda=2020.02\n  - python=3.8\n", []),
+    ("exported environment", "  - anaconda=2020.02=py38_0\n  - numpy=1.18.1=py38h4f9e942_0\n", []),
 ]
 
 

@@ -34,6 +34,7 @@ from envls.core.pip_section import (
     selectors_overlap,
 )
 from envls.core.rules import line_removal, span_of
+from envls.core.specs import pinned_build
 
 DomainRule = Callable[[Environment], Iterable[Finding]]
 
@@ -193,7 +194,8 @@ def metapackage_pin(env: Environment) -> Iterator[Finding]:
     """A versioned distribution metapackage (`anaconda=2020.02`, which pins the exact version of hundreds
     of packages) next to other version pins: each must be the very version the distribution ships, or the
     file does not solve. `anaconda=custom` and an unversioned `anaconda` pin nothing; `python` is left
-    out (a distribution release is built for several Pythons)."""
+    out (a distribution release is built for several Pythons); an exported file (`anaconda=2020.02=py38_0`)
+    pins what the environment made from the metapackage holds."""
     metas = knowledge().metapackages
     items = conda_items(env)
     for item in items:
@@ -201,6 +203,8 @@ def metapackage_pin(env: Environment) -> Iterator[Finding]:
         version = _version_words(item)
         if meta is None or not version or version in meta.unversioned or version == "*":
             continue
+        if item.parsed.build and pinned_build(item.parsed):
+            continue  # `conda env export` of an environment made from it: every pin is what it ships
         others = [o for o in items if o is not item and o.name != "python" and o.parsed.version
                   and o.parsed.version != "*" and selectors_overlap(o.entry.selector, item.entry.selector)]
         if not others:
