@@ -618,3 +618,19 @@ async def test_exact_match_that_explains_a_missing_version_is_one_error(tmp_path
                                     "write `python=3.10` for any 3.10 release")
     assert [(f.title, f.preferred) for f in finding.fixes][:2] == [
         ("Change `==3.10` to `=3.10`", True), ("Change to `python=3.10.12`", False)]
+
+
+async def test_exact_two_part_pin_of_a_published_release_is_not_suspicious(tmp_path: Path,
+                                                                          server: ChannelServer) -> None:
+    # The channel publishes `ld_impl_linux-64` 2.39 (two parts): `==2.39` asks for exactly what exists.
+    # `python==3.9` still matches 3.9.0 only (python publishes 3.9.x), and stays a warning.
+    service = service_for(tmp_path, server, channels=[FORGE])
+    analysis, _ = await analyzed(service, """
+        name: t
+        dependencies:
+          - ld_impl_linux-64==2.39
+          - python==3.9
+        """)
+    index = analysis.document.index
+    suspicious = [index.line_of(f.span.start) + 1 for f in analysis.findings if f.code == "suspicious-spec"]
+    assert suspicious == [4]

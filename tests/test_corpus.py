@@ -31,6 +31,8 @@ EXPECTED = [
     ("028", "invalid-env-name", 1),
     ("082", "unknown-installer", 4),
     ("117", "machine-prefix", 68),
+    ("080", "missing-name", 1),
+    ("036", "mixed-pytorch-channels", 35),  # conda-forge's pytorch (listed first) with the pytorch channel's pytorch-cuda
 ]
 # Valid but unusual syntax that must not be reported as an error.
 NO_ERRORS = ["119", "120", "015", "109", "083", "022", "038", "104", "105"]

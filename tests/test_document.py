@@ -59,7 +59,7 @@ def test_alias_bomb_is_bounded() -> None:
 
 
 def test_many_dependencies_and_long_lines() -> None:
-    text = "dependencies:\n" + "".join(f"  - pkg{i}=1.{i}\n" for i in range(60000))
+    text = "name: t\ndependencies:\n" + "".join(f"  - pkg{i}=1.{i}\n" for i in range(60000))
     analysis = analyze(text)
     assert analysis.findings == ()
     long_line = "name: " + "x" * 2_000_000 + "\ndependencies: [python]\n"

@@ -301,7 +301,7 @@ def test_pip_markers_follow_the_environments_python_and_platform() -> None:
 
 
 def test_with_drift_adds_sorted_suppressible_findings() -> None:
-    text = "dependencies:\n  - scipy  # envls: disable=env-drift\n  - numpy>=2\n  - pip:\n    - nothere\n"
+    text = "name: t\ndependencies:\n  - scipy  # envls: disable=env-drift\n  - numpy>=2\n  - pip:\n    - nothere\n"
     analysis = analyze(text)
     assert [f.code for f in analysis.findings] == ["pip-not-listed"]
     result = with_drift(analysis, snapshot(NUMPY, pip={}))
@@ -333,7 +333,7 @@ def test_end_to_end_from_a_prefix(tmp_path: Path) -> None:
         record("numpy", "1.24.3", "py311h64a7726_0"),
         record("pip", "24.0", "pyhd8ed1ab_0", subdir="noarch"),
     ], pip={"requests": "2.25.0"})
-    text = "dependencies:\n  - python=3.11\n  - numpy>=1.26\n  - pip\n  - pip:\n    - requests>=2.31\n"
+    text = "dependencies:\n  - python=3.11\n  - numpy>=1.26\n  - pip\n  - pip:\n    - requests>=2.31\nname: t\n"
     analysis = with_drift(analyze(text), read_installed(prefix))
     assert [(f.code, text[f.span.start:f.span.end]) for f in analysis.findings] == [
         ("env-drift", "numpy>=1.26"), ("env-drift", "requests>=2.31")]

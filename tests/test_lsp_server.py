@@ -486,7 +486,7 @@ async def test_document_symbols_outline(vscode: EnvClient, tmp_path):
 
 async def test_disable_comment_silences_its_line_only(vscode: EnvClient, tmp_path):
     uri = (tmp_path / "environment.yml").as_uri()
-    text = "dependencies:\n  - python==3.9  # envls: disable=suspicious-spec\n  - scipy==1.7\n"
+    text = "dependencies:\n  - python==3.9  # envls: disable=suspicious-spec\n  - scipy==1.7\nname: t\n"
     published = await _open(vscode, uri, text)
     assert _summary(published.diagnostics) == [
         ("suspicious-spec", types.DiagnosticSeverity.Warning, range_of(text, "scipy==1.7"))]
@@ -641,7 +641,7 @@ async def test_non_environment_yaml_gets_no_diagnostics(vscode: EnvClient, tmp_p
 
 async def test_file_that_stops_being_an_environment_file_is_cleared(vscode: EnvClient, tmp_path):
     uri = (tmp_path / "tools.yml").as_uri()  # not an environment name: recognised by its content
-    published = await _open(vscode, uri, "dependencies:\n  - python==3.9\n")
+    published = await _open(vscode, uri, "dependencies:\n  - python==3.9\nname: t\n")
     assert codes(published.diagnostics) == ["suspicious-spec"]
     version = vscode.replace_all(uri, "tools:\n  - python==3.9\n")
     cleared = await vscode.wait_for_publish(uri, version, timeout=3)

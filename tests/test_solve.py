@@ -126,6 +126,7 @@ async def test_a_package_the_channel_stage_reports_is_not_reported_again(tmp_pat
         dependencies:
           - python=3.9
           - pythn
+        name: t
         """)
     assert facts.solves[0].status == "unsatisfiable" and facts.solves[0].involved == ("pythn",)
     assert [f.code for f in analysis.findings] == ["package-not-found"]
@@ -202,7 +203,7 @@ def pigeon_channel(root: Path, holes: int) -> None:
             {"info": {"subdir": subdir}, "packages": records, "packages.conda": {}, "repodata_version": 1}))
 
 
-PIGEONS = "channels: [pigeons]\ndependencies:\n" + "".join(f"  - pigeon{i}\n" for i in range(13))
+PIGEONS = "channels: [pigeons]\ndependencies:\n" + "".join(f"  - pigeon{i}\n" for i in range(13)) + "name: t\n"
 
 
 async def test_an_exploding_solve_is_bounded_and_never_blocks_the_loop(tmp_path: Path) -> None:
@@ -358,7 +359,7 @@ async def test_export_lists_what_does_not_solve(tmp_path: Path, session: Session
 
 def test_envls_check_solves_unless_told_not_to(tmp_path: Path, server: ChannelServer) -> None:
     (tmp_path / "environment.yml").write_text(
-        f"channels: [{INTEL}]\ndependencies:\n  - python=3.10\n  - tensorflow=2.13\n", encoding="utf-8")
+        f"channels: [{INTEL}]\ndependencies:\n  - python=3.10\n  - tensorflow=2.13\nname: t\n", encoding="utf-8")
     env = environ(tmp_path, server)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

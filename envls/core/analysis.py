@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from envls.core.channel_facts import ChannelFacts
 from envls.core.channel_rules import channel_findings
 from envls.core.document import LINE_LIMIT, Document, parse
+from envls.core.domain_rules import DOMAIN_RULES, published_exact_pins
 from envls.core.environment import Environment, environment_of
 from envls.core.findings import Finding, Related, Severity, Span
 from envls.core.pip_rules import FAST_PIP_RULES
@@ -97,9 +98,18 @@ def add_findings(analysis: Analysis, stage: str, compute: Callable[[], Iterable[
 
 
 def with_channels(analysis: Analysis, facts: ChannelFacts, options: AnalysisOptions | None = None) -> Analysis:
-    """The analysis with the channel stage added: every spec checked against the channels' data."""
-    return _fold_explained(add_findings(analysis, "channel", lambda: channel_findings(analysis.environment, facts),
-                                        options))
+    """The analysis with the channel stage added: every spec checked against the channels' data (a `==X.Y` is
+    no longer called suspicious when the package publishes exactly X.Y), one squiggle per spec."""
+    result = add_findings(analysis, "channel", lambda: channel_findings(analysis.environment, facts), options)
+    try:
+        exact = published_exact_pins(analysis.environment, facts.records)
+    except Exception:
+        log.exception("envls: the channel stage failed")
+        exact = frozenset()
+    if exact:
+        kept = tuple(f for f in result.findings if not (f.code == "suspicious-spec" and f.span in exact))
+        result = Analysis(result.document, result.environment, kept)
+    return _fold_explained(result)
 
 
 def _fold_explained(analysis: Analysis) -> Analysis:
@@ -161,7 +171,7 @@ def _structure(document: Document, environment: Environment) -> Iterable[Finding
 
 
 def _rules(document: Document, environment: Environment) -> Iterable[Finding]:
-    for rule in (*FAST_RULES, *FAST_PIP_RULES):
+    for rule in (*FAST_RULES, *FAST_PIP_RULES, *DOMAIN_RULES):
         try:
             yield from list(rule(environment))
         except Exception:

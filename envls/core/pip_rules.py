@@ -32,6 +32,7 @@ from envls.core.pip_section import (
     local_versions,
     named_requirements,
     pip_items,
+    same_release,
     selectors_overlap,
 )
 from envls.core.pypi_mapping import mapping
@@ -98,14 +99,17 @@ def conda_pip(env: Environment) -> Iterator[Finding]:
                 span_of(item.entry), related=related, fixes=fixes,
             )
             continue
+        same = same_release(conda, requirement) if comparable and table.same_versions(conda.name, item.name) else None
         where = f" where `{requirement.marker}` holds" if requirement.marker is not None else ""
         spec = str(requirement.specifier)
         matching = f" with a release matching `{spec}`" if spec else ""
+        effect = (f", both at {same}: pip finds it installed and changes nothing (an artifact of `conda env export`); "
+                  "the pip line can go") if same is not None else \
+            (f": pip runs after conda and replaces conda's copy{where}{matching}, so conda's other packages may get "
+             "a version they were not solved against; keep one")
         yield Finding(
-            "conda-pip-duplicate", Severity.WARNING,
-            f"`{item.name}` comes from conda (`{conda.text}`) and from pip (`{item.text}`){renamed}: pip runs after "
-            f"conda and replaces conda's copy{where}{matching}, so conda's other packages may get a version they were "
-            "not solved against; keep one",
+            "conda-pip-duplicate", Severity.WARNING if same is None else Severity.INFORMATION,
+            f"`{item.name}` comes from conda (`{conda.text}`) and from pip (`{item.text}`){renamed}{effect}",
             span_of(item.entry), related=related, fixes=fixes,
         )
 

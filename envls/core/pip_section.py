@@ -194,6 +194,29 @@ def disjoint(conda_version: str | None, specifier: SpecifierSet) -> bool:
     return conda_ok and pip_ok
 
 
+def same_release(conda: CondaItem, requirement: Requirement) -> str | None:
+    """The release when the conda spec and the pip requirement both pin the same one exactly
+    (`pyqt5-sip=12.9.0=py39h...` and `pyqt5-sip==12.9.0`), so that pip finds it installed; else None."""
+    specs = list(requirement.specifier)
+    version = conda.parsed.version or ""
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
+        return None
+    exact = version[2:] if version.startswith("==") else version[:-2] if version.endswith(".*") else None
+    if not exact or any(ch in exact for ch in "<>=!,|*~ "):
+        return None
+    if version.endswith(".*") and exact.count(".") < 2:
+        return None  # `numpy=1.19` is any 1.19 release
+    try:
+        return exact if Version(exact) == Version(specs[0].version) else None
+    except InvalidVersion:
+        return None
+
+
+def python_versions(spec_text: str) -> tuple[Version, ...]:
+    """The Python releases (2.7.x, 3.0.0 to 3.20.30) that a conda version constraint allows."""
+    return _python_candidates(spec_text)
+
+
 @functools.lru_cache(maxsize=256)
 def _python_candidates(spec_text: str) -> tuple[Version, ...]:
     versions = [f"3.{minor}.{micro}" for minor in range(0, 21) for micro in range(0, 31)]

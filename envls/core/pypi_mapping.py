@@ -71,6 +71,7 @@ class PypiMapping:
     nothing: frozenset[str]  # conda names that install no PyPI distribution
     reverse: Mapping[str, tuple[str, ...]]  # canonical PyPI name -> conda names in `renamed` that provide it
     sources: tuple[str, ...] = ()
+    other_versions: frozenset[str] = frozenset()  # conda parts of a distribution numbered their own way
 
     def pypi_names(self, conda_name: str) -> tuple[str, ...]:
         """The canonical PyPI names that the conda package installs; () for none."""
@@ -97,7 +98,29 @@ class PypiMapping:
     def same_versions(self, conda_name: str, pypi_name: str) -> bool:
         """True when the conda package is that one distribution under its own or another name
         (pytorch/torch, matplotlib-base/matplotlib), so that their version numbers agree."""
+        if conda_name.strip().lower() in self.other_versions:
+            return False
         return self.pypi_names(conda_name) == (canonical(pypi_name),)
+
+    def with_split_packages(self, split: Iterable[tuple[str, str, bool]]) -> PypiMapping:
+        """The mapping with conda packages that are (a part of) a distribution under another name added:
+        (conda name, PyPI name, whether the conda versions are the distribution's)."""
+        renamed = dict(self.renamed)
+        reverse = {k: list(v) for k, v in self.reverse.items()}
+        other = set(self.other_versions)
+        for conda, pypi, same_versions in split:
+            conda, pypi = conda.lower(), canonical(pypi)
+            if not same_versions:
+                other.add(conda)
+            if pypi in renamed.get(conda, ()):
+                continue  # the mapping knows already (and maybe more)
+            for old in renamed.get(conda, ()):
+                if conda in reverse.get(old, []):
+                    reverse[old].remove(conda)
+            renamed[conda] = (pypi,)
+            reverse.setdefault(pypi, []).append(conda)
+        return PypiMapping(renamed, self.nothing - {c for c, _, _ in split},
+                           {k: tuple(v) for k, v in reverse.items() if v}, self.sources, frozenset(other))
 
 
 def build(data: Mapping[str, object]) -> PypiMapping:
@@ -125,9 +148,13 @@ def build(data: Mapping[str, object]) -> PypiMapping:
 
 @functools.lru_cache(maxsize=1)
 def mapping() -> PypiMapping:
-    """The shipped mapping, read on first use."""
+    """The shipped mapping, read on first use, with the split packages of envls/data/domain_knowledge.json
+    (numpy-base is numpy, libtorch a part of torch) over it."""
+    from envls.core.domain_knowledge import knowledge
+
     raw = resources.files("envls").joinpath(DATA_FILE).read_bytes()
-    return build(json.loads(gzip.decompress(raw)))
+    split = [(p.conda, p.pypi, p.same_versions) for p in knowledge().split_packages]
+    return build(json.loads(gzip.decompress(raw))).with_split_packages(split)
 
 
 def pypi_names(conda_name: str) -> tuple[str, ...]:

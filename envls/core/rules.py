@@ -14,7 +14,7 @@ from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.pip_lines import parse_pip_line
 from envls.core.schema import top_level_keys
-from envls.core.specs import invalid_reason, pinned_build, suspicious, without_build
+from envls.core.specs import invalid_reason, is_noarch_build, pinned_build, suspicious, without_build
 
 Rule = Callable[[Environment], Iterable[Finding]]
 
@@ -210,7 +210,8 @@ def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, str | None]]
     found: dict[int, tuple[Entry, str, str | None]] = {}
     for entry in env.conda:
         parsed = entry.parsed
-        if parsed.error is None and (build := pinned_build(parsed)) is not None:
+        build = pinned_build(parsed) if parsed.error is None else None
+        if build is not None and not is_noarch_build(build):  # a noarch build installs everywhere
             found[id(entry)] = (entry, build, without_build(entry.text))
     return found
 

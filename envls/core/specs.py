@@ -221,6 +221,16 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
     return None
 
 
+# Build strings of noarch packages (`pyhd8ed1ab_0`, `py_0`, `pyh...`, `pyhd3eb1b0_0`): the same build
+# installs on every platform, so pinning one keeps the file portable.
+_NOARCH_BUILD = re.compile(r"^(?:pyh[0-9a-f]*|py)_\d+$")
+
+
+def is_noarch_build(build: str) -> bool:
+    """True for the build strings conda-build gives noarch packages (`pyhd8ed1ab_0`, `py_0`)."""
+    return bool(_NOARCH_BUILD.match(build))
+
+
 def pinned_build(parsed: ParsedSpec) -> str | None:
     """The exact build string a spec pins (as `conda env export` writes), or None."""
     build, version = parsed.build, parsed.version
