@@ -60,8 +60,10 @@ def _python_payload(stage: Path) -> Path:
     return folder
 
 
-def build_channel(root: Path, packages: list[Pkg], *, with_python: bool = True) -> Path:
-    """A channel folder under ``root`` with ``packages`` (and the test `python`), indexed."""
+def build_channel(root: Path, packages: list[Pkg], *, with_python: bool = True, zst: bool = False,
+                  shards: bool = False) -> Path:
+    """A channel folder under ``root`` with ``packages`` (and the test `python`), indexed: `repodata.json`,
+    with ``zst`` also `repodata.json.zst`, with ``shards`` also the CEP-16 shards (as rattler-index writes them)."""
     channel = root
     stage = root.parent / f".{root.name}-stage"
     for subdir in ("noarch", "linux-64"):
@@ -74,7 +76,7 @@ def build_channel(root: Path, packages: list[Pkg], *, with_python: bool = True) 
         rb.assemble_package(name=pkg.name, version=pkg.version, target_platform=pkg.subdir, build_string="0",
                             output_dir=channel / pkg.subdir, files_dir=_payload(stage, pkg),
                             depends=list(pkg.depends), noarch="generic" if pkg.subdir == "noarch" else None)
-    asyncio.run(index_fs(channel, write_zst=False, write_shards=False, force=True))
+    asyncio.run(index_fs(channel, write_zst=zst, write_shards=shards, force=True))
     return channel
 
 

@@ -4,7 +4,9 @@ Channel tests talk HTTP to this server and to nothing else. Faults are set per U
 (``/channels/<name>/...``): answer 500, answer the first half of the file (truncated JSON),
 hang longer than the client's timeout, answer 404, or answer correctly after ``slow_seconds``.
 ``stop()`` closes the port entirely, so a client then sees "connection refused" at the same URL,
-which is what the offline tests need. Every request path is recorded in ``requests``.
+which is what the offline tests need. Every request path is recorded in ``requests``, and every answer
+as (path, status) in ``answers``. Like Python's http.server it answers a conditional GET (If-Modified-Since)
+with a 304 that repeats no validators.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass  # quiet: tests read `requests` instead
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        status = int(code) if isinstance(code, int) or str(code).isdigit() else 0
+        self.server.owner.answers.append((self.path.split("?", 1)[0], status))
 
     def _fault(self) -> Fault | None:
         path = self.path.split("?", 1)[0]
@@ -104,6 +110,7 @@ class ChannelServer:
         self.slow_seconds = slow_seconds
         self.faults: dict[str, Fault] = {}
         self.requests: list[str] = []
+        self.answers: list[tuple[str, int]] = []
         self.stopping = threading.Event()
         handler = functools.partial(_Handler, directory=os.fspath(root))
         self._httpd = _Server(("127.0.0.1", port), handler)

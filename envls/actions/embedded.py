@@ -47,6 +47,7 @@ from envls.actions.prefix import (
 from envls.actions.request import ActionError, Cancelled, CancelToken, CreateRequest, Reporter, Result, result_for
 from envls.actions.target import Target
 from envls.channels.condarc import CondaConfig, effective_channels, load_config, resolve_channel
+from envls.channels.gateway import shared_gateways
 from envls.channels.store import default_cache_dir
 from envls.core.specs import parse_spec
 
@@ -193,14 +194,15 @@ class _Run:
         self.reporter.progress(f"Solving {len(specs)} specs for {self.subdir}", 5)
         virtual = (list(self.opts.virtual_packages) if self.opts.virtual_packages is not None
                    else await asyncio.to_thread(detect_virtual_packages))
-        gateway = rattler.Gateway(cache_dir=self.cache_dir / "rattler")
+        # The channel checks' gateways when they run in this process: what they fetched is not fetched again.
+        gateways = shared_gateways(self.cache_dir / "rattler")
         try:
             # Parsed here, leniently as conda reads them: py-rattler's solve would parse the strings strictly
             # and reject `name=version=build`, the form every `conda env export` writes.
             match_specs = [rattler.MatchSpec(spec, strict=False) for spec in specs]
-            records = await self._cancellable(rattler.solve(
+            records = await self._cancellable(gateways.run(lambda gateway: rattler.solve(
                 channels, match_specs, gateway=gateway, platforms=[self.subdir, "noarch"],  # type: ignore[list-item]
-                virtual_packages=virtual, locked_packages=list(locked) or None))
+                virtual_packages=virtual, locked_packages=list(locked) or None)))
         except (ActionError, asyncio.CancelledError):
             raise
         except Exception as err:  # SolverError, GatewayError, ...: their text is the explanation

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rattler import Channel, Client, Gateway, SourceConfig
+from rattler import Channel, Gateway
 from rattler.exceptions import GatewayError
 
+from envls.channels.gateway import Gateways, shared_gateways
 from envls.compat.rattler import SubdirState, classify_gateway_error
 
 log = logging.getLogger(__name__)
+
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
@@ -60,11 +62,8 @@ class ChannelStore:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.refresh_after = refresh_after
         self.timeout = timeout
-        client = Client(timeout=int(max(1, timeout)))
-        self.gateway = Gateway(cache_dir=self.cache_dir / "rattler", client=client,
-                               default_config=SourceConfig(cache_action="cache-or-fetch"))
-        self.offline = Gateway(cache_dir=self.cache_dir / "rattler", client=client,
-                               default_config=SourceConfig(cache_action="force-cache-only"))
+        # The process's gateways for this cache from now on: the solve and the embedded installer use them too.
+        self.gateways: Gateways = shared_gateways(self.cache_dir / "rattler", timeout, fresh=True)
         self._subdirs: dict[tuple[str, str], SubdirInfo] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[SubdirInfo]] = {}
         self._records: dict[tuple[str, str, str], tuple[Any, ...]] = {}
@@ -74,6 +73,14 @@ class ChannelStore:
         self.release_after = release_after
         self._stamps_path = self.cache_dir / "fetched.json"
         self._stamps = self._read_stamps()
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.gateways.online
+
+    @property
+    def offline(self) -> Gateway:
+        return self.gateways.offline
 
     # -- freshness bookkeeping -------------------------------------------------------------
 
@@ -143,7 +150,8 @@ class ChannelStore:
             self.gateway.clear_repodata_cache(channel, [_subdir(subdir)])
             self._records = {k: v for k, v in self._records.items() if k[:2] != (url, subdir)}
         try:
-            result = await asyncio.wait_for(self.gateway.names([channel], [_subdir(subdir)]), self.timeout)
+            result = await asyncio.wait_for(
+                self.gateways.run(lambda gateway: gateway.names([channel], [_subdir(subdir)])), self.timeout)
         except (GatewayError, asyncio.TimeoutError, OSError) as err:
             state, detail = classify_gateway_error(err) if not isinstance(err, asyncio.TimeoutError) else ("unreachable", "timed out")
             if state == "missing":
@@ -155,7 +163,8 @@ class ChannelStore:
 
     async def _from_cache(self, url: str, subdir: str, detail: str) -> SubdirInfo:
         try:
-            result = await asyncio.wait_for(self.offline.names([Channel(url)], [_subdir(subdir)]), self.timeout)
+            result = await asyncio.wait_for(self.gateways.run(
+                lambda gateway: gateway.names([Channel(url)], [_subdir(subdir)]), offline=True), self.timeout)
         except (GatewayError, asyncio.TimeoutError, OSError):
             return SubdirInfo(url, subdir, "unreachable", detail=detail, fetched_at=time.time())
         names = frozenset(n.normalized for n in result)
@@ -172,10 +181,10 @@ class ChannelStore:
         wanted = sorted({n for n in names if n in info.names})
         missing = [n for n in wanted if (url, subdir, n) not in self._records]
         if missing:
-            gateway = self.offline if info.from_cache else self.gateway
             try:
-                result = await asyncio.wait_for(
-                    gateway.query([Channel(url)], [_subdir(subdir)], missing, recursive=False), self.timeout)
+                result = await asyncio.wait_for(self.gateways.run(
+                    lambda gateway: gateway.query([Channel(url)], [_subdir(subdir)], missing, recursive=False),
+                    offline=info.from_cache), self.timeout)
             except (GatewayError, asyncio.TimeoutError, OSError) as err:
                 log.info("loading %s from %s/%s failed: %s", missing, url, subdir, err)
                 return None

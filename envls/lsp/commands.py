@@ -20,6 +20,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams, JsonRpc
 from pygls.uris import to_fs_path
 
 from envls.actions.create import create_environment
+from envls.actions.embedded import EmbeddedOptions
 from envls.actions.request import ActionError, Cancelled, CreateRequest, Result
 from envls.actions.target import envs_dirs_for_create
 from envls.core.environment import environment_of
@@ -208,9 +209,12 @@ async def _create_or_update(server: EnvlsServer, arguments: dict[str, Any], upda
     reporter = ProgressReporter(server, token)
     outcome = "failed"
     try:
+        # The checks' configuration and cache: the embedded installer then shares their py-rattler gateway.
+        options = EmbeddedOptions(config=session.config,
+                                  cache_dir=Path(session.options.cache_dir) if session.options.cache_dir else None)
         result = await create_environment(
             request, tools=session.tools, envs_dirs=_envs_dirs(server),
-            reporter=reporter, cancel=cancel,
+            reporter=reporter, cancel=cancel, options=options,
         )
         outcome = f"done: {result.prefix}"
     except Cancelled:

@@ -275,9 +275,10 @@ class SolveService:
     async def _attempt(self, request: SolveRequest, specs: Sequence[str],
                        priority: ChannelPriority) -> list[Any] | BaseException:
         """The records of a solution, or the exception that says why there is none."""
-        gateway = self.store.offline if request.offline else self.store.gateway
         try:
-            return await self.runner.solve(request.sources, specs, gateway, request.platform, request.packages, priority)
+            return await self.store.gateways.run(
+                lambda gateway: self.runner.solve(request.sources, specs, gateway, request.platform, request.packages,
+                                                  priority), offline=request.offline)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # SolverError, GatewayError, SolveTimeout, ...: sorted out by the caller
