@@ -218,10 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from envls.lsp.server import serve
 
         return serve()
-    try:
-        disabled_codes(args.disable)
-    except ValueError as err:
-        args.check_parser.error(str(err))  # usage, the message, exit 2
+    if args.command == "check":
+        try:
+            disabled_codes(args.disable)
+        except ValueError as err:
+            args.check_parser.error(str(err))  # usage, the message, exit 2
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="envls: %(levelname)s %(message)s")
     code = workflow_cli.run(args) if args.command in workflow_cli.COMMANDS else check(args)
     sys.stdout.flush()

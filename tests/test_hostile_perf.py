@@ -86,7 +86,7 @@ def test_line_too_long_is_reported_once_and_not_analysed() -> None:
 
 
 def test_a_long_line_under_the_limit_is_checked() -> None:
-    assert codes("dependencies:\n  - " + "a" * (LINE_LIMIT - 10) + "\n") == []
+    assert codes("name: t\ndependencies:\n  - " + "a" * (LINE_LIMIT - 10) + "\n") == []
 
 
 # -- size ----------------------------------------------------------------------------------------

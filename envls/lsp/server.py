@@ -81,7 +81,10 @@ def _probe_cuda(server: EnvlsServer) -> None:
 
     def done(_: object) -> None:
         if server.session is session:
-            loop.call_soon_threadsafe(_refresh_all_after_probe, server)
+            try:
+                loop.call_soon_threadsafe(_refresh_all_after_probe, server)
+            except RuntimeError:  # the probe answered after the server's loop closed (it is exiting)
+                pass
 
     future.add_done_callback(done)
 
