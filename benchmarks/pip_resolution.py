@@ -163,7 +163,7 @@ def _tests_on_path() -> None:
 
 def _uv_requests(index_url: str, lines: Sequence[str], python: str) -> list[Any]:
     from envls.core.analysis import analyze
-    from envls.core.solve_facts import PlatformSolve, SolvedPackage, SolveFacts
+    from envls.core.solve.facts import PlatformSolve, SolvedPackage, SolveFacts
     from envls.pypi.config import PipConfig, plan_indexes
     from envls.pypi.resolve import requests_for
 

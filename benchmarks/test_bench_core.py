@@ -15,7 +15,7 @@ import pytest
 from exported_env import exported_environment
 
 from envls.core.analysis import analyze
-from envls.core.specs import parse_spec
+from envls.core.conda.specs import parse_spec
 
 BIG_CONDA, BIG_PIP = 55_000, 5_000  # 60,000 dependencies
 

@@ -18,8 +18,8 @@ from envls.core.codes import CODES
 from envls.core.environment import Environment
 from envls.core.files import decode, is_environment_file, is_environment_name, is_yaml_name, text_encoding
 from envls.core.findings import Finding, Severity, Span
-from envls.core.pip_resolution_facts import PipResolutionFacts
-from envls.core.solve_facts import SolveFacts
+from envls.core.pip.resolution_facts import PipResolutionFacts
+from envls.core.solve.facts import SolveFacts
 from envls.core.text import LineIndex
 from envls.gc_pause import gc_paused
 from envls.host.readfile import DOCUMENT_MAX_BYTES, Refused, read_bytes

@@ -21,18 +21,18 @@ from envls.channels.facts import host_subdir
 from envls.channels.service import ChannelService
 from envls.channels.store import ChannelStore, default_cache_dir
 from envls.core.analysis import Analysis, AnalysisOptions, with_channels
-from envls.core.channel_facts import ChannelFacts
-from envls.core.cuda import CudaTarget, cuda_target
-from envls.core.cuda_stage import with_cuda
-from envls.core.drift import InstalledSnapshot
-from envls.core.drift_stage import with_drift
+from envls.core.conda.channel_facts import ChannelFacts
+from envls.core.conda.drift import InstalledSnapshot
+from envls.core.conda.drift_stage import with_drift
+from envls.core.cuda.implied import CudaTarget, cuda_target
+from envls.core.cuda.stage import with_cuda
 from envls.core.environment import Environment
-from envls.core.pip_facts import IndexFacts
-from envls.core.pip_resolution_facts import PipResolutionFacts
-from envls.core.pip_resolution_rules import with_pip_resolution
-from envls.core.pip_stage import with_pip
-from envls.core.solve_facts import SolveFacts
-from envls.core.solve_stage import with_solve
+from envls.core.pip.facts import IndexFacts
+from envls.core.pip.resolution_facts import PipResolutionFacts
+from envls.core.pip.resolution_rules import with_pip_resolution
+from envls.core.pip.stage import with_pip
+from envls.core.solve.facts import SolveFacts
+from envls.core.solve.stage import with_solve
 from envls.host.conda_tools import CondaTool, find_conda_tools
 from envls.host.cuda import CudaDetection, CudaProbe, driver_and_source
 from envls.host.environments import InstalledEnv, find_environment

@@ -269,7 +269,7 @@ def write_atomically(path: Path, text: str) -> None:
 def _export(args: argparse.Namespace) -> int:
     from envls.actions.export import ExportRequest, channel_urls, export_environment
     from envls.channels.condarc import load_config
-    from envls.core.export_text import merge, render
+    from envls.core.workflow.export_text import merge, render
 
     prefix, name = find_prefix(args.name, args.prefix)
     config = load_config()
@@ -367,7 +367,7 @@ def _kernel(args: argparse.Namespace) -> int:
 
 def dockerfile_for(env_file: Path, context: Path) -> tuple[str, tuple[str, ...]]:
     """The Dockerfile text for ``env_file`` built in the folder ``context``, and notes for the user."""
-    from envls.core.dockerfile import dockerfile
+    from envls.core.workflow.dockerfile import dockerfile
 
     text = read_existing(env_file)
     if text is None:

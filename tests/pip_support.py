@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from packaging.version import Version
 
 from envls.core.analysis import Analysis, AnalysisOptions, _suppressed, analyze
-from envls.core.channel_facts import ChannelFacts, ChannelState
+from envls.core.conda.channel_facts import ChannelFacts, ChannelState
 from envls.core.environment import Environment
 from envls.core.findings import Finding, Fix
-from envls.core.pip_facts import IndexFacts, IndexState, ProjectState, Release
-from envls.core.pip_rules import FAST_PIP_RULES
-from envls.core.pip_stage import with_pip
+from envls.core.pip.facts import IndexFacts, IndexState, ProjectState, Release
+from envls.core.pip.rules import FAST_PIP_RULES
+from envls.core.pip.stage import with_pip
 
 PIP_CODES = {"conda-pip-duplicate", "conda-pip-conflict", "pip-duplicate", "conflicting-distributions",
              "pip-file-missing", "pip-local-version", "pip-package-not-found", "pip-version-not-found",

@@ -23,7 +23,7 @@ from envls.channels.condarc import CondaConfig, load_config
 from envls.channels.service import ChannelService
 from envls.channels.store import ChannelStore
 from envls.core.analysis import Analysis, analyze, with_channels
-from envls.core.channel_facts import ChannelFacts
+from envls.core.conda.channel_facts import ChannelFacts
 from envls.core.findings import Finding
 
 pytestmark = pytest.mark.skipif(not CHANNELS.is_dir(), reason="the shared channel snapshots are not here")
@@ -582,7 +582,7 @@ async def test_summaries_from_channeldata(tmp_path: Path, server: ChannelServer)
 
 
 async def test_hover_summaries_are_a_session_lookup(tmp_path: Path, server: ChannelServer) -> None:
-    from envls.core.hover import hover
+    from envls.core.features.hover import hover
     from envls.session import Session, SessionOptions
 
     service = service_for(tmp_path, server)

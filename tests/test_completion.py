@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from rattler import Version
 
-from envls.core.channel_facts import ChannelFacts, ChannelState
-from envls.core.completion import complete
+from envls.core.conda.channel_facts import ChannelFacts, ChannelState
 from envls.core.document import parse
+from envls.core.features.completion import complete
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import pytest
 from core_support import run
 
 from envls.core.analysis import Analysis, AnalysisOptions, analyze
-from envls.core.channel_facts import ChannelFacts, ChannelState
-from envls.core.cuda import CudaTarget, conda_meaning, cuda_target, implications, pip_meaning
-from envls.core.cuda_hover import cuda_hover
-from envls.core.cuda_rules import CUDA_CODES
-from envls.core.cuda_stage import cuda_findings, with_cuda
-from envls.core.cuda_versions import CudaRange, version_range
+from envls.core.conda.channel_facts import ChannelFacts, ChannelState
+from envls.core.cuda.hover import cuda_hover
+from envls.core.cuda.implied import CudaTarget, conda_meaning, cuda_target, implications, pip_meaning
+from envls.core.cuda.rules import CUDA_CODES
+from envls.core.cuda.stage import cuda_findings, with_cuda
+from envls.core.cuda.versions import CudaRange, version_range
 from envls.core.findings import Finding, Fix, Severity
 from envls.host.cuda import CudaDetection, CudaProbe, check_cuda_setting, detect_cuda, driver_and_source
 
@@ -447,7 +447,7 @@ def test_with_cuda_adds_suppresses_and_replaces() -> None:
 @pytest.mark.logs_errors  # a failing part is logged as an ERROR and contained
 def test_a_failing_rule_is_logged_and_the_others_report(monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    import envls.core.cuda_stage as stage
+    import envls.core.cuda.stage as stage
 
     def broken(context: object) -> list[Finding]:
         raise RuntimeError("boom")
@@ -522,7 +522,7 @@ def test_records_derive_cuda_when_all_builds_agree() -> None:
 def test_records_that_disagree_derive_nothing() -> None:
     facts = snapshot_facts(PYTORCH, "pytorch", ("pytorch",))
     env = run("channels: [pytorch]\ndependencies:\n  - pytorch=2.0.1\n").environment
-    from envls.core.cuda_records import all_implications
+    from envls.core.cuda.records import all_implications
 
     assert all_implications(env, facts) == []  # CPU and CUDA builds: nothing to say
 

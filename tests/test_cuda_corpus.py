@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from envls.core.analysis import analyze
-from envls.core.cuda import CudaSource, cuda_target
-from envls.core.cuda_rules import CUDA_CODES
-from envls.core.cuda_stage import cuda_findings, with_cuda
+from envls.core.cuda.implied import CudaSource, cuda_target
+from envls.core.cuda.rules import CUDA_CODES
+from envls.core.cuda.stage import cuda_findings, with_cuda
 from envls.core.files import decode
 from envls.core.findings import Finding, Severity
 

@@ -13,8 +13,8 @@ import pytest
 import rattler
 
 from envls.core.analysis import AnalysisOptions, analyze
-from envls.core.drift import InstalledPackage, InstalledSnapshot, drift_findings
-from envls.core.drift_stage import with_drift
+from envls.core.conda.drift import InstalledPackage, InstalledSnapshot, drift_findings
+from envls.core.conda.drift_stage import with_drift
 from envls.host.installed import read_installed, stamp
 
 FORGE = "https://conda.anaconda.org/conda-forge"
@@ -314,7 +314,7 @@ def test_with_drift_adds_sorted_suppressible_findings() -> None:
 
 @pytest.mark.logs_errors  # a failing part is logged as an ERROR and contained
 def test_with_drift_survives_a_failing_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    import envls.core.drift_stage as stage
+    import envls.core.conda.drift_stage as stage
 
     def broken(*args: object) -> list[object]:
         raise RuntimeError("boom")

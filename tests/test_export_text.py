@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from envls.core.export_text import Exported, merge, render, scalar
+from envls.core.workflow.export_text import Exported, merge, render, scalar
 
 
 def exported(conda: tuple[str, ...], pip: tuple[str, ...] = (), channels: tuple[str, ...] = ("conda-forge",),

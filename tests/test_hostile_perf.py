@@ -57,7 +57,7 @@ def test_repeated_operators() -> None:
 
 
 def test_long_token_then_space_in_completion() -> None:
-    from envls.core import query
+    from envls.core.features import query
 
     text = "dependencies:\n  - " + "a" * 100_000 + " "
     analysis = analyze(text)
@@ -109,7 +109,8 @@ def test_five_megabytes(tmp_path: Path) -> None:
 
 
 def test_each_spec_parsed_once_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    from envls.core import environment, specs
+    from envls.core import environment
+    from envls.core.conda import specs
 
     calls: list[str] = []
     original = specs.parse_spec.__wrapped__

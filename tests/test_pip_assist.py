@@ -7,7 +7,7 @@ from pip_support import index_facts, release, yaml
 
 from envls.core.document import parse
 from envls.core.environment import environment_of
-from envls.core.pip_assist import complete_pip, hover_pip, requirement_name_at
+from envls.core.pip.assist import complete_pip, hover_pip, requirement_name_at
 
 FACTS = index_facts({"requests": [release("2.30.0", ">=3.7"), release("2.31.0", ">=3.7"),
                                   release("2.32.0", ">=3.8", yanked="breaks proxies"), release("3.0.0b1", ">=3.9")]})

@@ -18,8 +18,8 @@ from pip_support import PIP_CODES, channel_facts, fast_pip_findings
 from envls.core.analysis import analyze
 from envls.core.files import decode
 from envls.core.findings import Severity
-from envls.core.pip_rules import pip_file_findings
-from envls.core.pip_stage import with_pip
+from envls.core.pip.rules import pip_file_findings
+from envls.core.pip.stage import with_pip
 from envls.pypi.facts import read_pip_files
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "files"

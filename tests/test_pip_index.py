@@ -18,7 +18,7 @@ import pytest
 from index_server import IndexServer, build_wheel
 from pip_support import found, only, run, yaml
 
-from envls.core.pip_facts import IndexFacts
+from envls.core.pip.facts import IndexFacts
 from envls.pypi.config import PipConfig, plan_indexes
 from envls.pypi.index import IndexClient
 from envls.pypi.pages import parse_html, releases_of, version_of

@@ -19,9 +19,9 @@ from pip_support import yaml
 from test_channels_cli import ENVLS, environ
 
 from envls.core.analysis import Analysis, analyze
-from envls.core.pip_resolution_facts import PipResolutionFacts
-from envls.core.pip_resolution_rules import PIP_RESOLUTION_CODES, lens_title, with_pip_resolution
-from envls.core.solve_facts import PlatformSolve, SolvedPackage, SolveFacts
+from envls.core.pip.resolution_facts import PipResolutionFacts
+from envls.core.pip.resolution_rules import PIP_RESOLUTION_CODES, lens_title, with_pip_resolution
+from envls.core.solve.facts import PlatformSolve, SolvedPackage, SolveFacts
 from envls.pypi.config import PipConfig
 from envls.pypi.index import IndexClient
 from envls.pypi.resolve import PipResolver, requests_for, uv_binary

@@ -8,11 +8,11 @@ import time
 import pytest
 from pip_support import apply, channel_facts, found, index_facts, only, release, run, yaml
 
-from envls.core.pip_facts import IndexFacts, IndexState
-from envls.core.pip_lines import included_path, parse_pip_line, requirement_file_lines
-from envls.core.pip_rules import pip_file_findings
-from envls.core.pip_section import conda_spec_for, disjoint
-from envls.core.pypi_mapping import build, conda_names, mapping, pypi_names
+from envls.core.pip.facts import IndexFacts, IndexState
+from envls.core.pip.lines import included_path, parse_pip_line, requirement_file_lines
+from envls.core.pip.mapping import build, conda_names, mapping, pypi_names
+from envls.core.pip.rules import pip_file_findings
+from envls.core.pip.section import conda_spec_for, disjoint
 
 HEAD = "dependencies:\n  - python=3.10\n  - pip\n"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from envls.core.pypi_mapping import build
+from envls.core.pip.mapping import build
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "refresh-pypi-mapping"

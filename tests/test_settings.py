@@ -26,6 +26,7 @@ CASES: list[tuple[str, Any, Any, Any, str]] = [
     ("condaPath", "/opt/conda/bin/conda", "/opt/conda/bin/conda", ["x"], "must be a path"),
     ("solve", False, False, "off", "must be true or false"),
     ("solveTimeout", 3, 3.0, True, "must be a positive number of seconds"),
+    ("expandEnvironmentVariables", True, True, "yes", "must be true or false"),
 ]
 
 

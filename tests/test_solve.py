@@ -26,8 +26,8 @@ from envls.channels.condarc import load_config
 from envls.channels.service import ChannelService
 from envls.channels.store import ChannelStore
 from envls.core.analysis import Analysis, analyze, with_channels
-from envls.core.solve_facts import SolveFacts
-from envls.core.solve_stage import with_solve
+from envls.core.solve.facts import SolveFacts
+from envls.core.solve.stage import with_solve
 from envls.session import Session, SessionOptions
 from envls.solve.commands import SolveCommandError, export_lock, show_solution
 from envls.solve.runner import SolveRunner

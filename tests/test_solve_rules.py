@@ -10,13 +10,13 @@ import pytest
 from core_support import run
 
 from envls.core.analysis import Analysis, AnalysisOptions, add_findings
-from envls.core.cuda import CudaTarget
-from envls.core.cuda_stage import with_cuda
+from envls.core.cuda.implied import CudaTarget
+from envls.core.cuda.stage import with_cuda
 from envls.core.findings import Finding, Severity, Span
-from envls.core.solve_explain import condense, mentioned, tree
-from envls.core.solve_facts import PlatformSolve, SolvedPackage, SolveFacts
-from envls.core.solve_stage import with_solve
-from envls.core.solve_summary import format_size, lens_title, solution, solution_table
+from envls.core.solve.explain import condense, mentioned, tree
+from envls.core.solve.facts import PlatformSolve, SolvedPackage, SolveFacts
+from envls.core.solve.stage import with_solve
+from envls.core.solve.summary import format_size, lens_title, solution, solution_table
 
 TENSORFLOW = """Cannot solve the request because of: tensorflow 2.13.* cannot be installed because there are no viable options:
 └─ tensorflow 2.13.0 would require

@@ -49,7 +49,7 @@ from envls.actions.target import Target
 from envls.channels.condarc import CondaConfig, effective_channels, load_config, resolve_channel
 from envls.channels.gateway import shared_gateways
 from envls.channels.store import default_cache_dir
-from envls.core.specs import parse_spec
+from envls.core.conda.specs import parse_spec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

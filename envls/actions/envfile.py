@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envls.actions.request import ActionError
+from envls.core.conda.selectors import applies
 from envls.core.document import parse
 from envls.core.environment import environment_of
-from envls.core.selectors import applies
 from envls.host.readfile import DOCUMENT_MAX_BYTES, Refused, read_bytes
 
 

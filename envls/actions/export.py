@@ -24,9 +24,9 @@ from pathlib import Path
 
 from envls.actions.request import ActionError
 from envls.channels.condarc import DEFAULTS, CondaConfig, resolve_channel
-from envls.core.drift import InstalledPackage
-from envls.core.export_text import Exported
-from envls.core.specs import parse_spec
+from envls.core.conda.drift import InstalledPackage
+from envls.core.conda.specs import parse_spec
+from envls.core.workflow.export_text import Exported
 from envls.host.installed import read_installed, site_packages
 
 log = logging.getLogger(__name__)

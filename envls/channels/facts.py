@@ -16,7 +16,7 @@ from rattler import Subdir
 
 from envls.channels.condarc import ResolvedChannel
 from envls.channels.store import ChannelStore, SubdirInfo
-from envls.core.channel_facts import MAX_CHANNELS, ChannelFacts, ChannelState
+from envls.core.conda.channel_facts import MAX_CHANNELS, ChannelFacts, ChannelState
 from envls.core.environment import Environment
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from envls.channels.condarc import CondaConfig, ResolvedChannel, effective_channels, resolve_channel
 from envls.channels.facts import gather, spec_names, target_platforms
 from envls.channels.store import ChannelStore
-from envls.core.channel_facts import MAX_CHANNELS, ChannelFacts
+from envls.core.conda.channel_facts import MAX_CHANNELS, ChannelFacts
 from envls.core.environment import Environment
 from envls.core.rules import is_valid_channel
 

@@ -11,13 +11,13 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from envls.core.channel_facts import ChannelFacts
-from envls.core.channel_rules import channel_findings
+from envls.core.conda.channel_facts import ChannelFacts
+from envls.core.conda.channel_rules import channel_findings
+from envls.core.conda.domain_rules import DOMAIN_RULES, published_exact_pins
 from envls.core.document import LINE_LIMIT, Document, parse
-from envls.core.domain_rules import DOMAIN_RULES, published_exact_pins
 from envls.core.environment import Environment, environment_of
 from envls.core.findings import Finding, Related, Severity, Span
-from envls.core.pip_rules import FAST_PIP_RULES
+from envls.core.pip.rules import FAST_PIP_RULES
 from envls.core.rules import FAST_RULES, unknown_keys
 from envls.core.schema import validate
 from envls.core.text import LineIndex

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.document import Document, Node
-from envls.core.specs import ParsedSpec, parse_spec
 
 # A CEP 24 / conda-build selector comment after an entry: "- pywin32  # [win]".
 _SELECTOR = re.compile(r"#\s*\[([^\]]+)\]")

@@ -9,12 +9,12 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from envls.core.conda.specs import invalid_reason, is_noarch_build, pinned_build, suspicious, without_build
 from envls.core.document import Node
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
-from envls.core.pip_lines import parse_pip_line
+from envls.core.pip.lines import parse_pip_line
 from envls.core.schema import top_level_keys
-from envls.core.specs import invalid_reason, is_noarch_build, pinned_build, suspicious, without_build
 
 Rule = Callable[[Environment], Iterable[Finding]]
 

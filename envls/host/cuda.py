@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rattler import VirtualPackage, VirtualPackageOverrides
 
-from envls.core.cuda import CudaSource, parse_cuda_version
+from envls.core.cuda.implied import CudaSource, parse_cuda_version
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from packaging.utils import canonicalize_name
 
-from envls.core.drift import InstalledPackage, InstalledSnapshot
+from envls.core.conda.drift import InstalledPackage, InstalledSnapshot
 from envls.host.readfile import DEFAULT_TIMEOUT, open_regular
 
 log = logging.getLogger(__name__)

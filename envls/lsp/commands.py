@@ -349,7 +349,7 @@ async def host_info(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     the CUDA target and where it comes from, and the conda tools found. Given `{"uri": ...}` of an open
     environment file, also whether that file has anything to do with CUDA (`usesCuda`)."""
     from envls.channels.facts import host_subdir
-    from envls.core.cuda import uses_cuda
+    from envls.core.cuda.implied import uses_cuda
     from envls.host.cuda import driver_and_source
 
     session = ls.session

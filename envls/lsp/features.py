@@ -10,15 +10,15 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 
-from envls.core import completion as core_completion
-from envls.core import hover as core_hover
-from envls.core import query
-from envls.core import symbols as core_symbols
-from envls.core.channel_facts import ChannelFacts
-from envls.core.cuda_hover import cuda_hover
+from envls.core.conda.channel_facts import ChannelFacts
+from envls.core.cuda.hover import cuda_hover
 from envls.core.environment import environment_of
-from envls.core.pip_assist import complete_pip, hover_pip, requirement_name_at
-from envls.core.pip_facts import IndexFacts
+from envls.core.features import completion as core_completion
+from envls.core.features import hover as core_hover
+from envls.core.features import query
+from envls.core.features import symbols as core_symbols
+from envls.core.pip.assist import complete_pip, hover_pip, requirement_name_at
+from envls.core.pip.facts import IndexFacts
 from envls.lsp import convert
 from envls.lsp.state import EnvlsServer, Snapshot
 

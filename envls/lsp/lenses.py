@@ -62,7 +62,7 @@ def code_lenses(server: EnvlsServer, params: types.CodeLensParams, snap: Snapsho
 
 def _solve_lenses(server: EnvlsServer, uri: str, snap: Snapshot) -> list[types.CodeLens]:
     """"Solves for linux-64: 87 packages, 1.2 GB to download" per platform, on the `dependencies:` key."""
-    from envls.core.solve_summary import lens_title
+    from envls.core.solve.summary import lens_title
 
     env = snap.analysis.environment
     if env.dependencies_key is None:
@@ -79,7 +79,7 @@ def _solve_lenses(server: EnvlsServer, uri: str, snap: Snapshot) -> list[types.C
 
 def _pip_lenses(server: EnvlsServer, uri: str, snap: Snapshot) -> list[types.CodeLens]:
     """"pip on linux-64: 12 packages from the index, 48 MB; adds idna (not listed)" per platform, on `pip:`."""
-    from envls.core.pip_resolution_rules import lens_title
+    from envls.core.pip.resolution_rules import lens_title
 
     env = snap.analysis.environment
     if not env.pip:

@@ -180,7 +180,7 @@ async def export_environment(ls: EnvlsServer, *args: Any) -> dict[str, Any]:
     """
     from envls.actions.export import ExportRequest, channel_urls
     from envls.actions.export import export_environment as read_export
-    from envls.core.export_text import Exported, merge, render
+    from envls.core.workflow.export_text import Exported, merge, render
 
     _refuse_untrusted(ls, "write environment files from environments")
     arguments = command_arguments(args)
@@ -285,8 +285,8 @@ def sync_lenses(server: EnvlsServer, uri: str, found: InstalledEnv, env: Environ
     """"Sync from environment (2 packages not in the file)" when something was installed by hand."""
     from packaging.utils import canonicalize_name
 
-    from envls.core.pip_lines import parse_pip_line
-    from envls.core.specs import parse_spec
+    from envls.core.conda.specs import parse_spec
+    from envls.core.pip.lines import parse_pip_line
 
     if not server.settings.trusted:
         return []

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envls.core.environment import Environment
-from envls.core.pip_facts import display_url
-from envls.core.pip_lines import included_path, parse_pip_line, requirement_file_lines
-from envls.core.pip_rules import MAX_INCLUDE_DEPTH
+from envls.core.pip.facts import display_url
+from envls.core.pip.lines import included_path, parse_pip_line, requirement_file_lines
+from envls.core.pip.rules import MAX_INCLUDE_DEPTH
 
 log = logging.getLogger(__name__)
 

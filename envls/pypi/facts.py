@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from envls.core.environment import Environment
-from envls.core.pip_facts import IndexFacts, IndexState, PipFiles, ProjectState, Release, is_outside_key
-from envls.core.pip_lines import included_path, parse_pip_line, requirement_file_lines
-from envls.core.pip_rules import MAX_INCLUDE_DEPTH
-from envls.core.pip_section import index_requirements, pip_items
-from envls.core.pypi_mapping import canonical
+from envls.core.pip.facts import IndexFacts, IndexState, PipFiles, ProjectState, Release, is_outside_key
+from envls.core.pip.lines import included_path, parse_pip_line, requirement_file_lines
+from envls.core.pip.mapping import canonical
+from envls.core.pip.rules import MAX_INCLUDE_DEPTH
+from envls.core.pip.section import index_requirements, pip_items
 from envls.host.readfile import read_file
 from envls.pypi.config import IndexPlan
 from envls.pypi.index import IndexClient, ProjectPage
@@ -113,7 +113,7 @@ def _read(path: Path, base: Path, key: str, files: PipFiles, trusted: bool, edit
 def read_pip_files(env: Environment, base_dir: Path | None, trusted: bool = True) -> PipFiles:
     """The files that the pip section's `-r`/`-c` lines name (and those they name in turn) as text, and the
     paths of `-e` lines as "" when they exist, each None when nothing is there (see ``PipFiles``). Keys are
-    those of ``envls.core.pip_lines.included_path``. Every file goes through the guarded reader (regular
+    those of ``envls.core.pip.lines.included_path``. Every file goes through the guarded reader (regular
     files only, bounded); in an untrusted workspace only files inside ``base_dir`` (symlinks followed) are read."""
     files = PipFiles()
     if base_dir is None:

@@ -32,7 +32,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envls.channels.store import default_cache_dir
-from envls.core.pip_facts import Release, display_url
+from envls.core.pip.facts import Release, display_url
 from envls.pypi.pages import FileEntry, parse_html, parse_json, releases_of
 
 log = logging.getLogger(__name__)

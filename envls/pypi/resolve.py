@@ -38,14 +38,14 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from envls.core.conda.selectors import applies
 from envls.core.environment import Environment
-from envls.core.pip_lines import included_path, parse_pip_line, requirement_file_lines
-from envls.core.pip_resolution_facts import PipResolution, PipResolutionFacts, ResolvedDist
-from envls.core.pip_rules import MAX_INCLUDE_DEPTH
-from envls.core.pip_section import conda_items, index_requirements, pip_items, python_pin
-from envls.core.pypi_mapping import mapping
-from envls.core.selectors import applies
-from envls.core.solve_facts import SolveFacts
+from envls.core.pip.lines import included_path, parse_pip_line, requirement_file_lines
+from envls.core.pip.mapping import mapping
+from envls.core.pip.resolution_facts import PipResolution, PipResolutionFacts, ResolvedDist
+from envls.core.pip.rules import MAX_INCLUDE_DEPTH
+from envls.core.pip.section import conda_items, index_requirements, pip_items, python_pin
+from envls.core.solve.facts import SolveFacts
 from envls.pypi.config import IndexPlan
 
 try:

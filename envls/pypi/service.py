@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from envls.core.environment import Environment
-from envls.core.pip_facts import IndexFacts
-from envls.core.pypi_mapping import canonical
+from envls.core.pip.facts import IndexFacts
+from envls.core.pip.mapping import canonical
 from envls.pypi.config import IndexPlan, PipConfig, load_pip_config, plan_indexes
 from envls.pypi.facts import gather, read_pip_files, requirement_names
 from envls.pypi.index import IndexClient

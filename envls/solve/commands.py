@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from envls.channels.service import ChannelService
 from envls.core.document import parse
 from envls.core.environment import Environment, environment_of
-from envls.core.solve_facts import SolveFacts
-from envls.core.solve_summary import solution, solution_table
+from envls.core.solve.facts import SolveFacts
+from envls.core.solve.summary import solution, solution_table
 from envls.solve.export import write_explicit, write_rattler_lock
 from envls.solve.service import SolveUnavailable
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from envls import __version__
-from envls.core.solve_facts import PlatformSolve, SolvedPackage
+from envls.core.solve.facts import PlatformSolve, SolvedPackage
 
 
 def explicit_path(env_file: Path, platform: str) -> Path:

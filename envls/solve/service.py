@@ -31,13 +31,13 @@ from envls.channels.condarc import ResolvedChannel, effective_channels, resolve_
 from envls.channels.facts import host_subdir
 from envls.channels.service import ChannelService, Plan
 from envls.compat.rattler import solve_timed_out
-from envls.core.channel_facts import MAX_CHANNELS
+from envls.core.conda.channel_facts import MAX_CHANNELS
+from envls.core.conda.selectors import applies
+from envls.core.conda.specs import parse_spec
 from envls.core.environment import Environment
 from envls.core.rules import is_valid_channel
-from envls.core.selectors import applies
-from envls.core.solve_explain import mentioned
-from envls.core.solve_facts import PlatformSolve, SolvedPackage, SolveFacts
-from envls.core.specs import parse_spec
+from envls.core.solve.explain import mentioned
+from envls.core.solve.facts import PlatformSolve, SolvedPackage, SolveFacts
 from envls.solve import virtual
 from envls.solve.runner import SolveRunner, SolveTimeout
 

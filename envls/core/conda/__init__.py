@@ -1,0 +1,1 @@
+"""conda specs, channels, selectors, drift and the domain rules."""

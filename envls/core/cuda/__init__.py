@@ -1,0 +1,1 @@
+"""CUDA: what specs imply about CUDA, and the rules on it."""

@@ -1,0 +1,1 @@
+"""Editor features over an analysis: completion, hover, cursor queries, symbols."""

@@ -1,0 +1,1 @@
+"""Whether the environment solves: facts, explanations, rules and summaries."""

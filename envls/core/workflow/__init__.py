@@ -1,0 +1,1 @@
+"""Text produced for the environment workflow: exported files and Dockerfiles."""
