@@ -16,6 +16,7 @@ from rattler import MatchSpec
 from envls.core.channel_facts import MAX_CHANNELS, ChannelFacts, ChannelState
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
+from envls.core.rules import MISTYPED_DEFAULTS
 from envls.core.selectors import platforms_for
 from envls.core.specs import ParsedSpec
 
@@ -58,8 +59,8 @@ def _channels(env: Environment, facts: ChannelFacts) -> Iterator[Finding]:
     reported: set[str] = set()
     for entry in env.channels:
         state = by_given.get(entry.text.strip())
-        if state is None or state.given in reported:
-            continue
+        if state is None or state.given in reported or state.given == MISTYPED_DEFAULTS:
+            continue  # `default` is reported by the rules that need no channel data
         reported.add(state.given)
         if state.limited:
             if _LIMIT_REPORTED not in reported:
