@@ -634,3 +634,22 @@ async def test_exact_two_part_pin_of_a_published_release_is_not_suspicious(tmp_p
     index = analysis.document.index
     suspicious = [index.line_of(f.span.start) + 1 for f in analysis.findings if f.code == "suspicious-spec"]
     assert suspicious == [4]
+
+
+async def test_url_and_path_qualified_specs_name_their_channel(tmp_path: Path, server: ChannelServer) -> None:
+    # `http://host:port/chan::pkg` and `/path/chan::pkg`: the channel is the URL or the path, never `chan`
+    # under the channel alias (which points at the same server here, where `chan` would also exist).
+    config = CondaConfig(channel_alias=f"{server.base_url}/elsewhere", channels=())
+    service = service_for(tmp_path, server, config=config)
+    local = CHANNELS / PYTORCH
+    analysis, facts = await analyzed(service, f"""
+        channels: [nodefaults]
+        dependencies:
+          - {server.channel(PYTORCH)}::pytorch=2.1
+          - {server.channel(PYTORCH)}::torchvison
+          - {local}::pytorch=2.1
+        """)
+    assert {c.given: c.urls for c in facts.other_channels} == {
+        server.channel(PYTORCH): (server.channel(PYTORCH),), str(local): (local.as_uri(),)}
+    assert lines(analysis) == [("package-not-found", 4)]
+    assert not any(p.startswith("/elsewhere") for p in server.requests)

@@ -18,6 +18,7 @@ from envls.channels.condarc import (
     load_config,
     resolve_channel,
 )
+from envls.core.specs import parse_spec
 
 MIRROR = "http://127.0.0.1:8765/channels"
 # The default alias comes from py-rattler, never from a host name written here.
@@ -442,3 +443,19 @@ def test_duplicate_urls_are_searched_once() -> None:
 def test_effective_channels_resolve_relative_to_the_file(tmp_path: Path) -> None:
     found = effective_channels(["./ch", "nodefaults"], CondaConfig(), root_dir=tmp_path)
     assert [(c.kind, c.urls) for c in found] == [("path", ((tmp_path / "ch").as_uri(),))]
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("http://127.0.0.1:9/chan::numpy", ("url", ("http://127.0.0.1:9/chan",))),
+    ("https://127.0.0.1:9/anaconda/cloud/conda-forge/label/dev::numpy>=1",
+     ("url", ("https://127.0.0.1:9/anaconda/cloud/conda-forge/label/dev",))),
+    ("file:///srv/ch::numpy", ("path", ("file:///srv/ch",))),
+    ("/srv/ch::numpy", ("path", ("file:///srv/ch",))),
+    ("conda-forge/label/dev::numpy", ("name", (f"{MIRROR}/conda-forge/label/dev",))),
+    ("defaults::numpy", ("defaults", BUILTIN_DEFAULTS)),
+])
+def test_channel_of_a_qualified_spec(spec: str, expected: tuple[str, tuple[str, ...]]) -> None:
+    channel = parse_spec(spec).channel
+    assert channel is not None
+    resolved = resolve_channel(channel, config(channel_alias=MIRROR))
+    assert (resolved.kind, resolved.urls) == expected
