@@ -137,6 +137,28 @@ def test_condarc_variable_with_a_wrong_name_is_a_problem(tmp_path: Path) -> None
     assert len(cfg.problems) == 1 and cfg.problems[0].startswith(f"{rc}: CONDARC must name")
 
 
+@pytest.mark.parametrize("name", [".condarc", "condarc", "mirror.yml", "mirror.yaml"])
+def test_condarc_variable_accepts_conda_names(tmp_path: Path, name: str) -> None:
+    rc = write(tmp_path / "rc" / name, "channel_alias: http://127.0.0.1:2\n")
+    cfg = load_config({"CONDARC": str(rc)}, tmp_path / "home")
+    assert (cfg.channel_alias, cfg.sources, cfg.problems) == ("http://127.0.0.1:2", (str(rc),), ())
+
+
+@pytest.mark.parametrize("name", ["mirror.condarc", "condarc.txt", "rc"])
+def test_condarc_variable_refuses_other_names_as_conda_does(tmp_path: Path, name: str) -> None:
+    rc = write(tmp_path / name, "channel_alias: http://127.0.0.1:2\n")
+    cfg = load_config({"CONDARC": str(rc)}, tmp_path / "home")
+    assert cfg.channel_alias is None and cfg.problems[0].startswith(f"{rc}: CONDARC must name")
+
+
+@pytest.mark.parametrize("value", ["~/conf/mirror.yml", "$CONF/mirror.yml", "${CONF}/mirror.yml", "~/$SUB/mirror.yml"])
+def test_condarc_variable_expands_home_and_variables(tmp_path: Path, value: str) -> None:
+    home = tmp_path / "home"
+    rc = write(home / "conf/mirror.yml", "channel_alias: http://127.0.0.1:2\n")
+    cfg = load_config({"CONDARC": value, "CONF": str(home / "conf"), "SUB": "conf"}, home)
+    assert (cfg.channel_alias, cfg.sources) == ("http://127.0.0.1:2", (str(rc),))
+
+
 def test_missing_condarc_variable_file_is_silent(tmp_path: Path) -> None:
     assert load_config({"CONDARC": str(tmp_path / "nope.yml")}, tmp_path).problems == ()
 

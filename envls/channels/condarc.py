@@ -76,8 +76,9 @@ def condarc_paths(
     paths.append(home / ".condarc")
     if environ.get("CONDA_PREFIX"):
         paths += _three(Path(environ["CONDA_PREFIX"]))
-    if environ.get("CONDARC"):
-        paths.append(Path(environ["CONDARC"]))
+    condarc = _condarc_variable(environ, home)
+    if condarc is not None:
+        paths.append(condarc)
     # XDG_CONFIG_HOME usually is ~/.config, which conda lists twice; a file is read once, at its first place.
     return list(dict.fromkeys(paths))
 
@@ -115,7 +116,7 @@ def load_config(
     sources: list[str] = []
     problems: list[str] = []
     for candidate in condarc_paths(env, home, conda_root, system_dirs):
-        for path in _files_at(candidate, is_condarc_variable=candidate == _condarc_variable(env), problems=problems):
+        for path in _files_at(candidate, is_condarc_variable=candidate == _condarc_variable(env, home), problems=problems):
             layer = _read_layer(path, problems)
             if layer is not None:
                 layers.append(layer)
@@ -124,8 +125,11 @@ def load_config(
     return _merge(layers, env, home, tuple(sources), tuple(problems))
 
 
-def _condarc_variable(environ: Mapping[str, str]) -> Path | None:
-    return Path(environ["CONDARC"]) if environ.get("CONDARC") else None
+def _condarc_variable(environ: Mapping[str, str], home: Path) -> Path | None:
+    """`$CONDARC` as conda reads it: `$VAR`/`${VAR}` and a leading `~` expanded (conda/common/configuration.py
+    `Configuration._expand_search_path`, which runs each entry through `custom_expandvars`, then `expanduser`)."""
+    raw = environ.get("CONDARC", "").strip()
+    return Path(_expand_folder(_expand_variables(raw, environ), home)) if raw else None
 
 
 def _files_at(candidate: Path, *, is_condarc_variable: bool, problems: list[str]) -> list[Path]:
