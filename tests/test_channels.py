@@ -24,6 +24,7 @@ from envls.channels.service import ChannelService
 from envls.channels.store import ChannelStore
 from envls.core.analysis import Analysis, analyze, with_channels
 from envls.core.conda.channel_facts import ChannelFacts
+from envls.core.conda.channel_rules import channel_findings
 from envls.core.findings import Finding
 
 pytestmark = pytest.mark.skipif(not CHANNELS.is_dir(), reason="the shared channel snapshots are not here")
@@ -634,3 +635,66 @@ async def test_exact_two_part_pin_of_a_published_release_is_not_suspicious(tmp_p
     index = analysis.document.index
     suspicious = [index.line_of(f.span.start) + 1 for f in analysis.findings if f.code == "suspicious-spec"]
     assert suspicious == [4]
+
+
+async def test_url_and_path_qualified_specs_name_their_channel(tmp_path: Path, server: ChannelServer) -> None:
+    # `http://host:port/chan::pkg` and `/path/chan::pkg`: the channel is the URL or the path, never `chan`
+    # under the channel alias (which points at the same server here, where `chan` would also exist).
+    config = CondaConfig(channel_alias=f"{server.base_url}/elsewhere", channels=())
+    service = service_for(tmp_path, server, config=config)
+    local = CHANNELS / PYTORCH
+    analysis, facts = await analyzed(service, f"""
+        channels: [nodefaults]
+        dependencies:
+          - {server.channel(PYTORCH)}::pytorch=2.1
+          - {server.channel(PYTORCH)}::torchvison
+          - {local}::pytorch=2.1
+        """)
+    assert {c.given: c.urls for c in facts.other_channels} == {
+        server.channel(PYTORCH): (server.channel(PYTORCH),), str(local): (local.as_uri(),)}
+    assert lines(analysis) == [("package-not-found", 4)]
+    assert not any(p.startswith("/elsewhere") for p in server.requests)
+
+
+DUPLICATE_CASES = [
+    # conda's built-in defaults (no default_channels): explicit URLs of its members, with or without a slash.
+    ("defaults\n  - https://repo.anaconda.com/pkgs/main/\n  - https://repo.anaconda.com/pkgs/r",
+     [("information", 3), ("information", 4)]),
+    ("https://repo.anaconda.com/pkgs/main\n  - conda-forge\n  - defaults", [("information", 2)]),
+    # the same single channel by name and by URL under the alias: the second has no effect.
+    ("conda-forge\n  - http://127.0.0.1:9/alias/conda-forge/", [("warning", 3)]),
+    # equal as text: the fast rule's finding only (not reported twice).
+    ("conda-forge\n  - conda-forge", [("warning", 3)]),
+    ("conda-forge\n  - conda-forge/linux-64\n  - defaults\n  - nodefaults", []),
+]
+
+
+@pytest.mark.parametrize(("channels", "expected"), DUPLICATE_CASES)
+def test_duplicate_channels_after_resolution(channels: str, expected: list[tuple[str, int]]) -> None:
+    config = CondaConfig(channel_alias="http://127.0.0.1:9/alias", channels=())
+    service = ChannelService(config, ChannelStore(cache_dir=Path("/nonexistent")), platforms=("linux-64",))
+    analysis = analyze(f"channels:\n  - {channels}\ndependencies:\n  - python\n")
+    env = analysis.environment
+    # Resolution only (no fetch): the plan says what each written channel stands for.
+    facts = ChannelFacts(channels=(), platforms=("linux-64",), written=service.plan(env, None).written)
+    index = analysis.document.index
+    found = [f for f in (*channel_findings(env, facts), *analysis.findings) if f.code == "duplicate-channel"]
+    assert sorted((f.severity.name.lower(), index.line_of(f.span.start) + 1) for f in found) == expected
+
+
+async def test_explicit_member_of_defaults_is_reported_end_to_end(tmp_path: Path, server: ChannelServer) -> None:
+    service = service_for(tmp_path, server, platforms=("linux-aarch64",))
+    text = f"""
+        channels:
+          - defaults
+          - {server.channel("defaults-main-2021-07-01")}/
+        dependencies:
+          - python=3.9
+        """
+    analysis, facts = await analyzed(service, text)
+    found = [f for f in analysis.findings if f.code == "duplicate-channel"]
+    assert [(f.severity.name, analysis.document.index.line_of(f.span.start) + 1) for f in found] == [("INFORMATION", 3)]
+    assert "member of `defaults`" in found[0].message
+    # Same data, another channel list: the cached facts follow the list.
+    again, _ = await analyzed(service, text.replace("- defaults\n", "- nodefaults\n"))
+    assert [f for f in again.findings if f.code == "duplicate-channel"] == []

@@ -11,16 +11,19 @@ import rattler
 from envls.channels.condarc import (
     CondaConfig,
     ResolvedChannel,
+    builtin_default_channels,
     condarc_paths,
     default_channel_alias,
     effective_channels,
     load_config,
     resolve_channel,
 )
+from envls.core.conda.specs import parse_spec
 
 MIRROR = "http://127.0.0.1:8765/channels"
 # The default alias comes from py-rattler, never from a host name written here.
 ALIAS = rattler.Channel("conda-forge").base_url.rstrip("/").removesuffix("/conda-forge")
+BUILTIN_DEFAULTS = builtin_default_channels()
 
 
 def write(path: Path, text: str) -> Path:
@@ -132,6 +135,28 @@ def test_condarc_variable_with_a_wrong_name_is_a_problem(tmp_path: Path) -> None
     cfg = load_config({"CONDARC": str(rc)}, tmp_path)
     assert cfg.channel_alias is None
     assert len(cfg.problems) == 1 and cfg.problems[0].startswith(f"{rc}: CONDARC must name")
+
+
+@pytest.mark.parametrize("name", [".condarc", "condarc", "mirror.yml", "mirror.yaml"])
+def test_condarc_variable_accepts_conda_names(tmp_path: Path, name: str) -> None:
+    rc = write(tmp_path / "rc" / name, "channel_alias: http://127.0.0.1:2\n")
+    cfg = load_config({"CONDARC": str(rc)}, tmp_path / "home")
+    assert (cfg.channel_alias, cfg.sources, cfg.problems) == ("http://127.0.0.1:2", (str(rc),), ())
+
+
+@pytest.mark.parametrize("name", ["mirror.condarc", "condarc.txt", "rc"])
+def test_condarc_variable_refuses_other_names_as_conda_does(tmp_path: Path, name: str) -> None:
+    rc = write(tmp_path / name, "channel_alias: http://127.0.0.1:2\n")
+    cfg = load_config({"CONDARC": str(rc)}, tmp_path / "home")
+    assert cfg.channel_alias is None and cfg.problems[0].startswith(f"{rc}: CONDARC must name")
+
+
+@pytest.mark.parametrize("value", ["~/conf/mirror.yml", "$CONF/mirror.yml", "${CONF}/mirror.yml", "~/$SUB/mirror.yml"])
+def test_condarc_variable_expands_home_and_variables(tmp_path: Path, value: str) -> None:
+    home = tmp_path / "home"
+    rc = write(home / "conf/mirror.yml", "channel_alias: http://127.0.0.1:2\n")
+    cfg = load_config({"CONDARC": value, "CONF": str(home / "conf"), "SUB": "conf"}, home)
+    assert (cfg.channel_alias, cfg.sources) == ("http://127.0.0.1:2", (str(rc),))
 
 
 def test_missing_condarc_variable_file_is_silent(tmp_path: Path) -> None:
@@ -276,7 +301,7 @@ def test_default_alias_comes_from_rattler() -> None:
         ("conda-forge", "conda-forge", (f"{ALIAS}/conda-forge",), "name"),
         ("nvidia/label/cuda-12.1.0", "nvidia/label/cuda-12.1.0", (f"{ALIAS}/nvidia/label/cuda-12.1.0",), "name"),
         (" bioconda ", "bioconda", (f"{ALIAS}/bioconda",), "name"),
-        ("defaults", "defaults", (f"{ALIAS}/main", f"{ALIAS}/r"), "defaults"),
+        ("defaults", "defaults", builtin_default_channels(), "defaults"),
         ("https://example.invalid/ch/", "https://example.invalid/ch", ("https://example.invalid/ch",), "url"),
         ("http://127.0.0.1:9/a/b", "http://127.0.0.1:9/a/b", ("http://127.0.0.1:9/a/b",), "url"),
         ("s3://bucket/channel", "s3://bucket/channel", ("s3://bucket/channel",), "url"),
@@ -309,7 +334,8 @@ def test_mirror_through_channel_alias(tmp_path: Path) -> None:
     cfg = load_config({}, tmp_path)
     assert urls("conda-forge", cfg) == (f"{MIRROR}/conda-forge",)
     assert urls("nvidia/label/cuda-12.1.0", cfg) == (f"{MIRROR}/nvidia/label/cuda-12.1.0",)
-    assert urls("defaults", cfg) == (f"{MIRROR}/main", f"{MIRROR}/r")
+    # The alias is for names only: conda's built-in defaults are URLs and stay where they are.
+    assert urls("defaults", cfg) == BUILTIN_DEFAULTS
     assert resolve_channel(f"{MIRROR}/conda-forge/", cfg).name == "conda-forge"
 
 
@@ -322,6 +348,30 @@ def test_default_channels_replace_defaults(tmp_path: Path) -> None:
     cfg = load_config({}, tmp_path)
     assert cfg.default_channels == ("http://127.0.0.1:9/main/", "extra")
     assert urls("defaults", cfg) == ("http://127.0.0.1:9/main", f"{MIRROR}/extra")
+
+
+@pytest.mark.parametrize(("platform", "expected"), [
+    ("linux", ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")),
+    ("darwin", ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")),
+    ("win32", ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r",
+               "https://repo.anaconda.com/pkgs/msys2")),
+])
+def test_builtin_default_channels_per_platform(platform: str, expected: tuple[str, ...]) -> None:
+    assert builtin_default_channels(platform) == expected
+
+
+@pytest.mark.parametrize("alias", [None, MIRROR, "http://127.0.0.1:9/anaconda/cloud/"])
+def test_defaults_without_default_channels_ignore_the_alias(alias: str | None) -> None:
+    channel = resolve_channel("defaults", config(channel_alias=alias))
+    assert (channel.kind, channel.urls) == ("defaults", BUILTIN_DEFAULTS)
+
+
+def test_defaults_with_default_channels_and_alias() -> None:
+    cfg = config(channel_alias="http://127.0.0.1:9/anaconda/cloud",
+                 default_channels=("http://127.0.0.1:9/anaconda/pkgs/main", "pkgs/r"))
+    # Names among the default channels go under the alias (conda's `make_simple_channel`), URLs stay.
+    assert urls("defaults", cfg) == ("http://127.0.0.1:9/anaconda/pkgs/main", "http://127.0.0.1:9/anaconda/cloud/pkgs/r")
+    assert urls("defaults/linux-64", cfg) == urls("defaults", cfg)
 
 
 def test_empty_default_channels_make_defaults_empty() -> None:
@@ -351,7 +401,7 @@ def test_custom_multichannels(tmp_path: Path) -> None:
     assert (team.name, team.kind) == ("team", "multichannel")
     assert team.urls == (f"{MIRROR}/conda-forge", "http://127.0.0.1:9/private")
     # conda reserves `defaults`: a custom multichannel of that name does not replace it.
-    assert urls("defaults", cfg) == (f"{MIRROR}/main", f"{MIRROR}/r")
+    assert urls("defaults", cfg) == BUILTIN_DEFAULTS
 
 
 def test_relative_paths_count_from_root_dir(tmp_path: Path) -> None:
@@ -409,9 +459,25 @@ def test_duplicate_urls_are_searched_once() -> None:
     cfg = config(channel_alias=MIRROR, channels=("conda-forge", "defaults"))
     found = effective_channels(["conda-forge", f"{MIRROR}/conda-forge/", "main", "defaults"], cfg)
     assert names(found) == ["conda-forge", "main", "defaults"]
-    assert found[2].urls == (f"{MIRROR}/r",)
+    assert found[2].urls == BUILTIN_DEFAULTS
 
 
 def test_effective_channels_resolve_relative_to_the_file(tmp_path: Path) -> None:
     found = effective_channels(["./ch", "nodefaults"], CondaConfig(), root_dir=tmp_path)
     assert [(c.kind, c.urls) for c in found] == [("path", ((tmp_path / "ch").as_uri(),))]
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("http://127.0.0.1:9/chan::numpy", ("url", ("http://127.0.0.1:9/chan",))),
+    ("https://127.0.0.1:9/anaconda/cloud/conda-forge/label/dev::numpy>=1",
+     ("url", ("https://127.0.0.1:9/anaconda/cloud/conda-forge/label/dev",))),
+    ("file:///srv/ch::numpy", ("path", ("file:///srv/ch",))),
+    ("/srv/ch::numpy", ("path", ("file:///srv/ch",))),
+    ("conda-forge/label/dev::numpy", ("name", (f"{MIRROR}/conda-forge/label/dev",))),
+    ("defaults::numpy", ("defaults", BUILTIN_DEFAULTS)),
+])
+def test_channel_of_a_qualified_spec(spec: str, expected: tuple[str, tuple[str, ...]]) -> None:
+    channel = parse_spec(spec).channel
+    assert channel is not None
+    resolved = resolve_channel(channel, config(channel_alias=MIRROR))
+    assert (resolved.kind, resolved.urls) == expected

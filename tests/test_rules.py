@@ -40,6 +40,8 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
     ("channel url and path ok", "channels:\n  - https://example.invalid/conda/x\n  - file:///srv/ch\n  - ./local\n"
      "  - nvidia/label/cuda-12.1.0\n  - nodefaults\n" + DEPS, []),
     ("duplicate channel", "channels:\n  - conda-forge\n  - pytorch\n  - conda-forge\n" + DEPS, [("duplicate-channel", 4)]),
+    ("default for defaults", "channels:\n  - conda-forge\n  - default\n" + DEPS, [("unknown-channel", 3)]),
+    ("defaults and nodefaults fine", "channels:\n  - defaults\n  - nodefaults\n  - default-ish\n" + DEPS, []),
     ("duplicate channel slash", "channels:\n  - https://m.invalid/c/\n  - https://m.invalid/c\n" + DEPS,
      [("duplicate-channel", 3)]),
     ("invalid spec extras", "dependencies:\n  - jaxlib=0.4.23[cuda118]\n", [("invalid-spec", 2)]),
@@ -138,3 +140,12 @@ def test_half_typed_file_keeps_other_findings() -> None:
     result = found("name: base\ndependencies:\n  - numpy\n  - [scipy\n")
     assert ("yaml-syntax", 5) in result or ("yaml-syntax", 4) in result
     assert ("invalid-env-name", 1) in result
+
+
+def test_default_is_reported_without_channel_data_with_a_fix() -> None:
+    analysis = run("channels:\n  - default\ndependencies:\n  - numpy\n")
+    (finding,) = [f for f in analysis.findings if f.code == "unknown-channel"]
+    assert finding.message.endswith("did you mean `defaults`?")
+    assert analysis.document.text[finding.span.start:finding.span.end] == "default"
+    (fix,) = finding.fixes
+    assert fix.preferred and [e.new_text for e in fix.edits] == ["defaults"]

@@ -76,8 +76,9 @@ def condarc_paths(
     paths.append(home / ".condarc")
     if environ.get("CONDA_PREFIX"):
         paths += _three(Path(environ["CONDA_PREFIX"]))
-    if environ.get("CONDARC"):
-        paths.append(Path(environ["CONDARC"]))
+    condarc = _condarc_variable(environ, home)
+    if condarc is not None:
+        paths.append(condarc)
     # XDG_CONFIG_HOME usually is ~/.config, which conda lists twice; a file is read once, at its first place.
     return list(dict.fromkeys(paths))
 
@@ -115,7 +116,7 @@ def load_config(
     sources: list[str] = []
     problems: list[str] = []
     for candidate in condarc_paths(env, home, conda_root, system_dirs):
-        for path in _files_at(candidate, is_condarc_variable=candidate == _condarc_variable(env), problems=problems):
+        for path in _files_at(candidate, is_condarc_variable=candidate == _condarc_variable(env, home), problems=problems):
             layer = _read_layer(path, problems)
             if layer is not None:
                 layers.append(layer)
@@ -124,8 +125,11 @@ def load_config(
     return _merge(layers, env, home, tuple(sources), tuple(problems))
 
 
-def _condarc_variable(environ: Mapping[str, str]) -> Path | None:
-    return Path(environ["CONDARC"]) if environ.get("CONDARC") else None
+def _condarc_variable(environ: Mapping[str, str], home: Path) -> Path | None:
+    """`$CONDARC` as conda reads it: `$VAR`/`${VAR}` and a leading `~` expanded (conda/common/configuration.py
+    `Configuration._expand_search_path`, which runs each entry through `custom_expandvars`, then `expanduser`)."""
+    raw = environ.get("CONDARC", "").strip()
+    return Path(_expand_folder(_expand_variables(raw, environ), home)) if raw else None
 
 
 def _files_at(candidate: Path, *, is_condarc_variable: bool, problems: list[str]) -> list[Path]:
@@ -305,8 +309,11 @@ def _expand_folder(text: str, home: Path) -> str:
 # -- Channel names to URLs ------------------------------------------------------------------------
 
 NODEFAULTS = "nodefaults"
-# When `default_channels` is not configured, `defaults` stands for these names under the channel alias.
-DEFAULT_CHANNEL_NAMES = ("main", "r")
+# conda's built-in default channels: what `defaults` stands for when `default_channels` is not configured,
+# whatever the channel alias (conda/base/constants.py DEFAULT_CHANNELS_UNIX / DEFAULT_CHANNELS_WIN, chosen
+# in conda/base/context.py `Context.default_channels` and `Context.custom_multichannels`).
+DEFAULT_CHANNELS_UNIX = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+DEFAULT_CHANNELS_WIN = (*DEFAULT_CHANNELS_UNIX, "https://repo.anaconda.com/pkgs/msys2")
 ChannelKind = Literal["name", "url", "path", "multichannel", "defaults"]
 
 # conda's `is_path`: ./x, ..x, ~x, /x, C:\x or C:/x, and UNC paths; plus the bare "." and ".\x".
@@ -350,13 +357,19 @@ def resolve_channel(given: str, config: CondaConfig, root_dir: Path | None = Non
         return ResolvedChannel(given, base, (base,), "path", platform)
     name, platform = _split_platform(text.strip("/"))
     if name == DEFAULTS:
-        # conda reserves the name: a custom multichannel called `defaults` does not replace it.
-        members = config.default_channels if config.default_channels is not None else DEFAULT_CHANNEL_NAMES
+        # conda reserves the name: a custom multichannel called `defaults` does not replace it (context.py
+        # `custom_multichannels` puts the reserved ones last, "reserved overrides custom").
+        members = builtin_default_channels() if config.default_channels is None else config.default_channels
         return ResolvedChannel(given, DEFAULTS, _member_urls(members, config, root_dir), "defaults", platform)
     if name in config.custom_multichannels:
         members = config.custom_multichannels[name]
         return ResolvedChannel(given, name, _member_urls(members, config, root_dir), "multichannel", platform)
     return ResolvedChannel(given, name, (_name_url(name, config),), "name", platform)
+
+
+def builtin_default_channels(platform: str = sys.platform) -> tuple[str, ...]:
+    """conda's default channels on this operating system (conda/base/constants.py `DEFAULT_CHANNELS`)."""
+    return DEFAULT_CHANNELS_WIN if platform == "win32" else DEFAULT_CHANNELS_UNIX
 
 
 def effective_channels(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from envls.channels.condarc import CondaConfig, ResolvedChannel, effective_channels, resolve_channel
+from envls.channels.condarc import NODEFAULTS, CondaConfig, ResolvedChannel, effective_channels, resolve_channel
 from envls.channels.facts import gather, spec_names, target_platforms
 from envls.channels.store import ChannelStore
 from envls.core.conda.channel_facts import MAX_CHANNELS, ChannelFacts
@@ -32,6 +32,7 @@ class Plan:
     others: tuple[ResolvedChannel, ...] = ()  # configured channels the file does not use (for hints)
     limited: tuple[ResolvedChannel, ...] = ()  # the file's channels beyond MAX_CHANNELS: never fetched
     limited_qualified: tuple[ResolvedChannel, ...] = ()  # the same for `channel::pkg` channels
+    written: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # see ChannelFacts.written
 
     @property
     def key(self) -> tuple[tuple[str, ...], ...]:
@@ -73,7 +74,18 @@ class ChannelService:
         budget = max(0, MAX_CHANNELS - len(channels))
         return Plan(tuple(channels[:MAX_CHANNELS]), tuple(qualified[:budget]), target_platforms(env, self.platforms),
                     tuple(others[:max(0, budget - len(qualified))]), tuple(channels[MAX_CHANNELS:]),
-                    tuple(qualified[budget:]))
+                    tuple(qualified[budget:]), self._written(given, root_dir))
+
+    def _written(self, given: Sequence[str], root_dir: Path | None) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+        """The file's channels resolved one by one (no URL dropped as already searched): for duplicate-channel."""
+        written = []
+        for text in dict.fromkeys(given):
+            if text == NODEFAULTS:
+                continue
+            resolved = resolve_channel(text, self.config, root_dir)
+            suffix = f"/{resolved.platform}" if resolved.platform else ""
+            written.append((text, resolved.kind, tuple(url + suffix for url in resolved.urls)))
+        return tuple(written)
 
     def _allowed(self, channel: ResolvedChannel) -> bool:
         """In an untrusted workspace only channels of the user's own configuration are contacted."""
@@ -83,7 +95,17 @@ class ChannelService:
 
     def cached(self, env: Environment, root_dir: Path | None) -> ChannelFacts | None:
         """Facts for this file's channels and platforms when loaded before; no I/O."""
-        return self._facts.get(self.plan(env, root_dir).key)
+        plan = self.plan(env, root_dir)
+        facts = self._facts.get(plan.key)
+        return None if facts is None else self._with_written(plan, facts)
+
+    def _with_written(self, plan: Plan, facts: ChannelFacts) -> ChannelFacts:
+        # The key leaves out channels whose URLs an earlier one already covers, so the same data can
+        # serve another channel list: only the resolved list is renewed (keeping the memos when unchanged).
+        if facts.written != plan.written:
+            facts = replace(facts, written=plan.written)
+            self._facts[plan.key] = facts
+        return facts
 
     def needs_refresh(self, env: Environment, root_dir: Path | None) -> bool:
         facts = self.cached(env, root_dir)
@@ -96,8 +118,9 @@ class ChannelService:
         plan = self.plan(env, root_dir)
         previous = self._facts.get(plan.key)
         if previous is not None and not any(previous.pending(n) for n in {*spec_names(env), *extra_names}):
-            return previous
+            return self._with_written(plan, previous)
         facts = await gather(self.store, env, plan.channels, plan.others, plan.platforms, plan.qualified, extra_names,
                              plan.limited, plan.limited_qualified)
+        facts = replace(facts, written=plan.written)
         self._facts[plan.key] = facts
         return facts

@@ -108,6 +108,10 @@ def machine_prefix(env: Environment) -> Iterator[Finding]:
     )
 
 
+# A known slip: conda takes `default` as one more channel name under the alias, never as `defaults`.
+MISTYPED_DEFAULTS = "default"
+
+
 def channels(env: Environment) -> Iterator[Finding]:
     seen: dict[str, Entry] = {}
     for entry in env.channels:
@@ -120,6 +124,13 @@ def channels(env: Environment) -> Iterator[Finding]:
                 span_of(entry), fixes=(Fix(f"Remove channel `{text}`", (line_removal(env, entry),)),),
             )
             continue
+        if text == MISTYPED_DEFAULTS:
+            yield Finding(
+                "unknown-channel", Severity.ERROR,
+                "channel `default` does not exist: conda reads it as a channel name, not as its default "
+                "channels; did you mean `defaults`?",
+                span_of(entry), fixes=(Fix("Change to `defaults`", (Edit(entry.start, entry.end, "defaults"),), True),),
+            )
         key = text.rstrip("/").lower()
         if key in seen:
             first = seen[key]

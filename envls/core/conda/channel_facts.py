@@ -43,6 +43,9 @@ class ChannelFacts:
     names: Mapping[str, frozenset[str]] = field(default_factory=dict)  # channel name -> package names
     other_channels: tuple[ChannelState, ...] = ()  # channels named in `channel::pkg` specs, and others
     loaded: frozenset[str] = frozenset()  # package names whose records were asked for
+    # Each of the file's channels as resolved, before de-duplication: (as written, kind, channel URLs with a
+    # `/subdir` when the entry names one); the kind is "defaults", "multichannel", "name", "url" or "path".
+    written: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     @cached_property
     def all_names(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from envls.core.conda.selectors import platforms_for
 from envls.core.conda.specs import ParsedSpec
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
+from envls.core.rules import MISTYPED_DEFAULTS, line_removal
 
 _KNOWN_CHANNELS = ("conda-forge", "defaults", "bioconda", "pytorch", "nvidia", "nodefaults", "intel", "main", "r",
                    "rapidsai", "anaconda", "msys2")
@@ -29,6 +30,7 @@ def _span(entry: Entry) -> Span:
 
 def channel_findings(env: Environment, facts: ChannelFacts) -> list[Finding]:
     findings = list(_channels(env, facts))
+    findings.extend(_resolved_duplicates(env, facts))
     findings.extend(_order(env))
     reported: set[str] = set()  # channels of `channel::pkg` specs already reported once
     if any(f.code == "too-many-channels" for f in findings):
@@ -58,8 +60,8 @@ def _channels(env: Environment, facts: ChannelFacts) -> Iterator[Finding]:
     reported: set[str] = set()
     for entry in env.channels:
         state = by_given.get(entry.text.strip())
-        if state is None or state.given in reported:
-            continue
+        if state is None or state.given in reported or state.given == MISTYPED_DEFAULTS:
+            continue  # `default` is reported by the rules that need no channel data
         reported.add(state.given)
         if state.limited:
             if _LIMIT_REPORTED not in reported:
@@ -84,6 +86,46 @@ def _channels(env: Environment, facts: ChannelFacts) -> Iterator[Finding]:
                 key = env.dependencies_key
                 yield Finding("channel-unreachable", Severity.INFORMATION, _unreachable_message(state),
                               Span(key.start, key.end))
+
+
+def _resolved_duplicates(env: Environment, facts: ChannelFacts) -> Iterator[Finding]:
+    """Channels that are the same after resolution (`conda-forge` and its URL; a URL of one of the
+    `defaults` channels next to `defaults`). Entries equal as text are the fast rules' duplicate-channel."""
+    written = {given: (kind, urls) for given, kind, urls in facts.written}
+    first: dict[str, tuple[Entry, bool]] = {}  # URL -> the entry that first brings it, and whether a multichannel
+    texts: set[str] = set()
+    for entry in env.channels:
+        text = entry.text.strip()
+        if text.rstrip("/").lower() in texts or text not in written:
+            continue
+        texts.add(text.rstrip("/").lower())
+        kind, urls = written[text]
+        multi = kind in ("defaults", "multichannel")
+        earlier = [first[url] for url in urls if url in first]
+        if urls and not multi and earlier:
+            other, other_multi = earlier[0]
+            if other_multi:
+                yield Finding("duplicate-channel", Severity.INFORMATION,
+                              f"channel `{text}` is already searched as a member of `{other.text.strip()}`; "
+                              "this entry has no effect", _span(entry),
+                              related=(Related(_span(other), f"`{other.text.strip()}` includes it"),),
+                              fixes=(Fix(f"Remove `{text}`", (line_removal(env, entry),), True),))
+            else:
+                yield Finding("duplicate-channel", Severity.WARNING,
+                              f"channel `{text}` is the same channel as `{other.text.strip()}` (both are "
+                              f"{urls[0]}); the second entry has no effect", _span(entry),
+                              related=(Related(_span(other), f"`{other.text.strip()}` is first listed here"),),
+                              fixes=(Fix(f"Remove `{text}`", (line_removal(env, entry),), True),))
+            continue
+        if multi:
+            for other, other_multi in dict.fromkeys(earlier):
+                if not other_multi:
+                    yield Finding("duplicate-channel", Severity.INFORMATION,
+                                  f"channel `{other.text.strip()}` is also a member of `{text}`, listed below: "
+                                  "listing it first only searches it before the channels between them",
+                                  _span(other), related=(Related(_span(entry), f"`{text}` includes it"),))
+        for url in urls:
+            first.setdefault(url, (entry, multi))
 
 
 def _unreachable_message(state: ChannelState) -> str:

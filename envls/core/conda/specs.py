@@ -75,6 +75,11 @@ class ParsedSpec:
             channel = self.spec.channel if self.spec is not None else None
             if channel is None:
                 self._channel = (None,)
+            elif "::" in self.text:
+                # The channel as written: py-rattler names `http://host:9/chan::pkg` and `file:///srv/ch::pkg`
+                # after their last segment, which would put them under the channel alias; conda's MatchSpec
+                # keeps the URL or path (conda/models/match_spec.py `_parse_spec_str`).
+                self._channel = (self.text.rpartition("::")[0].strip(),)
             else:
                 self._channel = (str(channel.name) if channel.name and channel.name != "None" else str(channel.base_url),)
         return self._channel[0]
