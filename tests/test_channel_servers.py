@@ -49,6 +49,7 @@ def site() -> Iterator[Path]:
         for kind, files in KINDS.items():
             build_channel(root / kind, PACKAGES, **files)
             shutil.rmtree(root / f".{kind}-stage", ignore_errors=True)
+        shutil.copytree(root / "json", root / "extras")  # a channel reached through custom_channels
         subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
         yield root
     finally:
@@ -142,3 +143,56 @@ async def test_create_after_check_works_in_every_session(tmp_path: Path, served:
         assert result.prefix == str(prefix)
         installed = {p.name.rsplit("-", 2)[0] for p in (prefix / "conda-meta").glob("*.json")}
         assert installed == {"app", "liba", "libb", "python"}
+
+
+MIRROR_FILE = """\
+name: demo
+channels:
+  - sharded
+  - extras
+  - nodefaults
+dependencies:
+  - app
+  - liba=9
+  - nosuchpkg
+  - extras::extra
+"""
+
+
+def _check_through(condarc_text: str, home: Path, project: Path) -> tuple[int, str]:
+    """`envls check` of MIRROR_FILE with this .condarc, as a user runs it (a process of its own)."""
+    home.mkdir(parents=True)
+    (home / ".condarc").write_text(condarc_text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "ENVLS_"))}
+    env.update(HOME=str(home), CONDARC=str(home / ".condarc"), ENVLS_CACHE_DIR=str(home / "cache"))
+    done = subprocess.run([sys.executable, "-m", "envls", "check", "--no-solve", "--platform", "linux-64",
+                           "environment.yml"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout
+
+
+def test_check_reads_the_same_from_http_server_nginx_and_a_folder(tmp_path: Path, site: Path) -> None:
+    """The same channels behind a mirror-style layout (TUNA's: channel_alias for names, custom_channels for
+    one more) on nginx, on http.server and as a local folder: `envls check` says the same, word for word."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "environment.yml").write_text(MIRROR_FILE, encoding="utf-8")
+
+    def condarc(alias: str) -> str:
+        return f"channel_alias: {alias}\ncustom_channels:\n  extras: {alias}\n"
+
+    outputs = {}
+    with ChannelServer(root=site) as server:
+        # `extras` under the alias is the folder `extras`: make it the `json` channel's copy.
+        outputs["http.server"] = _check_through(condarc(server.base_url), tmp_path / "h1", project)
+    outputs["folder"] = _check_through(condarc(site.as_uri()), tmp_path / "h2", project)
+    reason = why_no_nginx()
+    if not reason:
+        with NginxServer({"/anaconda/cloud/": site}) as nginx:
+            outputs["nginx"] = _check_through(condarc(f"{nginx.base_url}/anaconda/cloud"), tmp_path / "h3", project)
+    first = outputs["http.server"]
+    assert first[0] == 1 and "version-not-found" in first[1] and "package-not-found" in first[1], first
+    assert "channel-unreachable" not in first[1] and "unknown-channel" not in first[1], first
+    for where, output in outputs.items():
+        assert output == first, (where, output, first)
+    if reason:
+        pytest.skip(f"http.server and the folder agree; nginx: {reason}")
