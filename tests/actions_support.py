@@ -152,3 +152,8 @@ class RecordingReporter:
 
     def saw(self, text: str) -> bool:
         return any(text in message for message, _ in self.messages)
+
+
+def installed(prefix: Path) -> set[str]:
+    """The names of the packages installed in ``prefix``, from its conda-meta records."""
+    return {p.name.rsplit("-", 2)[0] for p in (prefix / "conda-meta").glob("*.json")}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from actions_support import Pkg, RecordingReporter, Wheel, build_channel, build_pip_index, build_wheel
+from actions_support import Pkg, RecordingReporter, Wheel, build_channel, build_pip_index, build_wheel, installed
 from channel_server import ChannelServer
 
 from envls.actions.create import create_environment
@@ -97,10 +97,6 @@ def env_yaml(site: Site, name: str, deps: list[str], pip: list[str] | None = Non
     if pip:
         lines += ["  - pip:"] + [f"    - {line}" for line in pip]
     return "\n".join(lines) + "\n"
-
-
-def installed(prefix: Path) -> set[str]:
-    return {p.name.rsplit("-", 2)[0] for p in (prefix / "conda-meta").glob("*.json")}
 
 
 async def test_create_with_dependencies_and_the_pip_section(setup: Setup, site: Site) -> None:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from actions_support import Wheel, build_channel, build_pip_index
+from actions_support import Wheel, build_channel, build_pip_index, installed
 from channel_server import ChannelServer
-from workflow_support import PACKAGES, Site, add_ipykernel, cli_environ, env_yaml, envls, installed
+from workflow_support import PACKAGES, Site, add_ipykernel, cli_environ, env_yaml, envls
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
                                 reason="the test channel is built for linux-64")

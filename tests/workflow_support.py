@@ -58,10 +58,6 @@ def env_yaml(site: Site, name: str, deps: list[str], pip: list[str] | None = Non
     return "\n".join(lines) + "\n"
 
 
-def installed(prefix: Path) -> set[str]:
-    return {p.name.rsplit("-", 2)[0] for p in (prefix / "conda-meta").glob("*.json")}
-
-
 def add_ipykernel(channel: Path) -> None:
     """An `ipykernel` package whose files provide the modules (`ipykernel`, `ipykernel_launcher`), indexed."""
     import asyncio
