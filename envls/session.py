@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import ChainMap
 from collections.abc import Mapping
@@ -105,6 +106,9 @@ class Session:
         self._pip_resolver: PipResolver | None = None
         self._assumed_cuda: CudaDetection | None = None  # what a solve assumed while the probe had no answer
         self._found: dict[tuple[str, Path | None], tuple[float, InstalledEnv | None]] = {}
+        # The services are built on first use, which may be on the event loop or in the analysis thread:
+        # one lock, so that each is built once (re-entrant: one service asks for another).
+        self._lazy_lock = threading.RLock()
 
     def installed_changed(self) -> bool:
         """True when an environment read before has changed since (conda, mamba or pip touched it);
@@ -124,40 +128,44 @@ class Session:
 
     @property
     def config(self) -> CondaConfig:
-        if self._config is None:
-            self._config = load_config()
-            for problem in self._config.problems:
-                log.warning("conda configuration: %s", problem)
-        return self._config
+        with self._lazy_lock:
+            if self._config is None:
+                self._config = load_config()
+                for problem in self._config.problems:
+                    log.warning("conda configuration: %s", problem)
+            return self._config
 
     @property
     def tools(self) -> list[CondaTool]:
-        if self._tools is None:
-            self._tools = find_conda_tools(self.options.conda_path or None)
-            log.info("conda tools: %s", "; ".join(f"{t.kind} {t.path}" for t in self._tools) or "none found")
-        return self._tools
+        with self._lazy_lock:
+            if self._tools is None:
+                self._tools = find_conda_tools(self.options.conda_path or None)
+                log.info("conda tools: %s", "; ".join(f"{t.kind} {t.path}" for t in self._tools) or "none found")
+            return self._tools
 
     @property
     def channels(self) -> ChannelService | None:
         if not self.options.channel_checks:
             return None
-        if self._channels is None:
-            cache = Path(self.options.cache_dir) if self.options.cache_dir else None
-            store = ChannelStore(cache, refresh_after=self.options.channel_refresh_hours * 3600)
-            self._channels = ChannelService(self.config, store, self.options.platforms, self.options.trusted)
-        return self._channels
+        with self._lazy_lock:
+            if self._channels is None:
+                cache = Path(self.options.cache_dir) if self.options.cache_dir else None
+                store = ChannelStore(cache, refresh_after=self.options.channel_refresh_hours * 3600)
+                self._channels = ChannelService(self.config, store, self.options.platforms, self.options.trusted)
+            return self._channels
 
     @property
     def pip(self) -> PipService | None:
         """The package index service (off with the network checks: ENVLS_CHANNEL_CHECKS=0 or channelChecks)."""
         if not self.options.channel_checks:
             return None
-        if self._pip is None:
-            cache = Path(self.options.cache_dir) if self.options.cache_dir else None
-            client = IndexClient(cache, refresh_after=self.options.channel_refresh_hours * 3600)
-            self._pip = PipService(client, trusted=self.options.trusted,
-                                   expand_environment_variables=self.options.expand_environment_variables)
-        return self._pip
+        with self._lazy_lock:
+            if self._pip is None:
+                cache = Path(self.options.cache_dir) if self.options.cache_dir else None
+                client = IndexClient(cache, refresh_after=self.options.channel_refresh_hours * 3600)
+                self._pip = PipService(client, trusted=self.options.trusted,
+                                       expand_environment_variables=self.options.expand_environment_variables)
+            return self._pip
 
     @property
     def solver(self) -> SolveService | None:
@@ -165,19 +173,21 @@ class Session:
         channels = self.channels
         if not self.options.solve or channels is None:
             return None
-        if self._solver is None:
-            self._solver = SolveService(channels, timeout=self.options.solve_timeout)
-        return self._solver
+        with self._lazy_lock:
+            if self._solver is None:
+                self._solver = SolveService(channels, timeout=self.options.solve_timeout)
+            return self._solver
 
     @property
     def pip_resolver(self) -> PipResolver | None:
         """Resolves the pip section on top of the conda solve (off with the solve or the network checks)."""
         if self.pip is None or not self.options.solve:
             return None
-        if self._pip_resolver is None:
-            cache = Path(self.options.cache_dir) if self.options.cache_dir else None
-            self._pip_resolver = PipResolver((cache or default_cache_dir()) / "uv")
-        return self._pip_resolver
+        with self._lazy_lock:  # asked from the event loop and from the analysis thread
+            if self._pip_resolver is None:
+                cache = Path(self.options.cache_dir) if self.options.cache_dir else None
+                self._pip_resolver = PipResolver((cache or default_cache_dir()) / "uv")
+            return self._pip_resolver
 
     # -- snapshots ------------------------------------------------------------------------
 

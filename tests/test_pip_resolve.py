@@ -331,3 +331,30 @@ def test_requirement_and_constraint_files(tmp_path: Path, index: IndexServer) ->
     analysis, facts, _ = resolve(tmp_path, index, text, conda_solution(), files=files)
     assert {d.name for d in facts.resolutions[0].dists} == {"chain-a", "chain-b", "chain-c", "torchvision", "torch"}
     assert [d.name for d in facts.resolutions[0].implicit] == ["chain-b", "chain-c", "torch"]
+
+
+def test_uv_is_looked_up_once_and_a_failing_lookup_means_no_uv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`uv.find_uv_bin` reads sysconfig, whose first use races between threads before Python 3.12 (CI saw
+    `TypeError` from it in the analysis thread): the lookup runs once, under a lock, and any error means no uv."""
+    import threading
+
+    import uv
+
+    from envls.pypi import resolve
+
+    calls: list[int] = []
+
+    def broken() -> str:
+        calls.append(1)
+        raise TypeError('can only concatenate str (not "NoneType") to str')
+
+    monkeypatch.setattr(resolve, "_uv_found", None)
+    monkeypatch.setattr(uv, "find_uv_bin", broken)
+    results: list[str | None] = []
+    threads = [threading.Thread(target=lambda: results.append(resolve.uv_binary())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [None] * 8
+    assert len(calls) == 1

@@ -6,11 +6,16 @@ This is a tolerant view over the tree: entries of the wrong type are left out he
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.document import Document, Node
+
+T = TypeVar("T")
 
 # A CEP 24 / conda-build selector comment after an entry: "- pywin32  # [win]".
 _SELECTOR = re.compile(r"#\s*\[([^\]]+)\]")
@@ -29,13 +34,11 @@ class Entry:
     def start(self) -> int:
         return self.node.start
 
-    @property
+    @functools.cached_property
     def parsed(self) -> ParsedSpec:
-        """The entry read as a conda spec, parsed once per document version (every rule asks this)."""
-        cached = self.__dict__.get("_parsed")
-        if cached is None:
-            cached = self.__dict__["_parsed"] = parse_spec(self.text)
-        return cached
+        """The entry read as a conda spec, parsed once per document version (every rule asks this; after the
+        first, a plain attribute read)."""
+        return parse_spec(self.text)
 
     @property
     def end(self) -> int:
@@ -62,9 +65,24 @@ class Environment:
     pip: list[PipSection] = field(default_factory=list)
     installers: list[tuple[Node, Node]] = field(default_factory=list)
     platforms: list[Entry] = field(default_factory=list)
+    # What rules derive from the whole file and several rules ask for (see `derived`); not part of its value.
+    _derived: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, key: str, compute: Callable[[Environment], T]) -> T:
+        """``compute(self)``, once per environment: a large file's 100,000 specs are walked once, not by each
+        rule that asks. ``compute`` must be pure, and its result is shared: never mutated by a caller."""
+        try:
+            return cast(T, self._derived[key])
+        except KeyError:
+            value = self._derived[key] = compute(self)
+            return value
 
 
 def _selector_after(document: Document, node: Node) -> str | None:
+    text = document.text
+    newline = text.find("\n", node.end)
+    if text.find("#", node.end, newline if newline >= 0 else len(text)) < 0:
+        return None  # most entries have no comment: no line lookup, no pattern
     line = document.index.line_of(node.end)
     _, line_end = document.index.line_span(line)
     match = _SELECTOR.search(document.text, node.end, line_end)

@@ -33,7 +33,7 @@ from envls.channels.service import ChannelService, Plan
 from envls.compat.rattler import solve_timed_out
 from envls.core.conda.channel_facts import MAX_CHANNELS
 from envls.core.conda.selectors import applies
-from envls.core.conda.specs import parse_spec
+from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.environment import Environment
 from envls.core.rules import is_valid_channel
 from envls.core.solve.explain import mentioned
@@ -119,10 +119,10 @@ class SolveService:
                 if applies(entry.selector, platform) is False:
                     continue
                 text = entry.text.strip()
-                parsed = parse_spec(text)
+                parsed = entry.parsed
                 if parsed.spec is None:
                     continue  # the fast stage reports it; the rest still solves
-                solver_spec = self._solver_spec(text, root)
+                solver_spec = self._solver_spec(text, parsed, root)
                 if solver_spec is None:
                     skip = skip or f"`{text}` names a channel that is not contacted in an untrusted workspace"
                     continue
@@ -141,10 +141,9 @@ class SolveService:
                                          virtual.key(packages or ()), state or (), cuda, skip, packages or (), names))
         return requests
 
-    def _solver_spec(self, text: str, root: Path | None) -> str | None:
+    def _solver_spec(self, text: str, parsed: ParsedSpec, root: Path | None) -> str | None:
         """`channel::package` with the channel as its URL, so that the solver matches it; None when not allowed."""
-        parsed = parse_spec(text)
-        if parsed.channel is None or "::" not in text:
+        if "::" not in text or parsed.channel is None:
             return text
         channel, _, rest = text.partition("::")
         resolved = resolve_channel(channel.strip(), self.channels.config, root)

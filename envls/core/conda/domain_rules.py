@@ -201,8 +201,10 @@ def metapackage_pin(env: Environment) -> Iterator[Finding]:
     items = conda_items(env)
     for item in items:
         meta = metas.get(item.name)
+        if meta is None:
+            continue
         version = _version_words(item)
-        if meta is None or not version or version in meta.unversioned or version == "*":
+        if not version or version in meta.unversioned or version == "*":
             continue
         if item.parsed.build and pinned_build(item.parsed):
             continue  # `conda env export` of an environment made from it: every pin is what it ships

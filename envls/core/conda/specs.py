@@ -174,7 +174,8 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
                 fixed, f"Change `{op.group(0)}` to `{op.group(0)[::-1]}`",
             )
         return None
-    match = _EXACT_SHORT.match(text)
+    # Each pattern runs only where its key characters are (most specs of a large file have neither).
+    match = _EXACT_SHORT.match(text) if "==" in text else None
     if match:
         version = match.group("version")
         fixed = f"{match.group('head').rstrip()}={version}"
@@ -184,7 +185,8 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
             f"not the {version}.x releases; write `{fixed.strip()}` for any {version} release",
             fixed, f"Change `=={version}` to `={version}`",
         )
-    match = _WILDCARD_AFTER_EQ.match(text)
+    star = "*" in text
+    match = _WILDCARD_AFTER_EQ.match(text) if star else None
     if match and parsed.build is None:
         fixed = match.group("head") + match.group("version")
         return SpecIssue(
@@ -193,7 +195,7 @@ def suspicious(parsed: ParsedSpec) -> SpecIssue | None:
             f"reject it; write `{fixed.strip()}`",
             fixed, f"Write `{fixed.strip()}`",
         )
-    match = _RANGE_WILDCARD.search(text)
+    match = _RANGE_WILDCARD.search(text) if star else None
     if match and parsed.strict_error and "incompatible" in parsed.strict_error:
         fixed = text[: match.start()] + match.group("op") + match.group("version") + text[match.end():]
         return SpecIssue(

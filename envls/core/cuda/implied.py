@@ -167,7 +167,7 @@ def build_meaning(build: str) -> tuple[bool, CudaRange | None] | None:
     """(cpu, range) for a build string or glob that names CUDA or CPU; None when it names neither."""
     text = build.lower()
     has_cpu = "cpu" in text
-    has_gpu = "cuda" in text or "gpu" in text or bool(_BUILD_CU.search(text))
+    has_gpu = "cuda" in text or "gpu" in text or ("cu" in text and bool(_BUILD_CU.search(text)))
     if has_cpu == has_gpu:
         return None
     if has_cpu:
@@ -181,13 +181,16 @@ def build_meaning(build: str) -> tuple[bool, CudaRange | None] | None:
     return False, None
 
 
+_CUDA_NAME = re.compile(r"(?:magma-)?cuda(\d{2,3})")
+
+
 def _name_meaning(name: str, version: str | None) -> tuple[bool, CudaRange | None, Role] | None:
     """What a conda package's name (and version) says: (cpu, range, role), or None."""
     if name in _CPU_MARKERS or name.endswith("-cpu"):
         return True, None, "build"
     if name in VERSIONED:
         return False, version_range(version), "build" if name == "pytorch-cuda" else "toolkit"
-    if match := re.fullmatch(r"(?:magma-)?cuda(\d{2,3})", name):
+    if "cuda" in name and (match := _CUDA_NAME.fullmatch(name)):
         return False, digits_range(match.group(1), None, exact=True), "toolkit"
     if name in _MAJOR_MAPPED:
         found = version_range(version)
@@ -307,6 +310,10 @@ def pip_meaning(text: str) -> Meaning | None:
 
 def implications(env: Environment) -> list[Implication]:
     """What every conda spec and pip line of ``env`` implies about CUDA, in file order."""
+    return list(env.derived("cuda_implications", _implications))
+
+
+def _implications(env: Environment) -> tuple[Implication, ...]:
     found: list[Implication] = []
     for entry in env.conda:
         meaning = meaning_of(entry.parsed)
@@ -320,7 +327,7 @@ def implications(env: Environment) -> list[Implication]:
                 line = parse_pip_line(entry.text)
                 name = canonicalize_name(line.name) if line.name else "pytorch-index"
                 found.append(_implication(entry, "pip", name, meaning))
-    return found
+    return tuple(found)
 
 
 def uses_cuda(env: Environment) -> bool:

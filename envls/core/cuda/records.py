@@ -81,6 +81,9 @@ def matching_records(entry: Entry, facts: ChannelFacts) -> list[Any]:
     parsed = entry.parsed
     if parsed.spec is None or parsed.name is None or facts.pending(parsed.name):
         return []
+    named = facts.records.get(parsed.name)
+    if not named:
+        return []  # most specs of a large file: no record to look at, nothing to set up
     if parsed.channel:
         state = facts.channel(parsed.channel)
         channels = [state] if state is not None else []
@@ -89,7 +92,7 @@ def matching_records(entry: Entry, facts: ChannelFacts) -> list[Any]:
     urls = {u.rstrip("/") for c in channels if c.state == "ok" for u in c.urls}
     subdirs = {*platforms_for(entry.selector, facts.platforms), "noarch"}
     spec = parsed.spec
-    return [r for r in facts.records.get(parsed.name, ())
+    return [r for r in named
             if r.subdir in subdirs and str(r.channel).rstrip("/") in urls and spec.matches(r)]
 
 

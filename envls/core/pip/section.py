@@ -82,13 +82,18 @@ def named_requirements(env: Environment) -> list[PipItem]:
     return [item for item in pip_items(env) if item.line.kind == "requirement" and item.requirement is not None]
 
 
-def conda_items(env: Environment) -> list[CondaItem]:
+def conda_items(env: Environment) -> tuple[CondaItem, ...]:
+    """The valid, named conda dependencies (virtual packages left out); built once per environment."""
+    return env.derived("conda_items", _conda_items)
+
+
+def _conda_items(env: Environment) -> tuple[CondaItem, ...]:
     items = []
     for entry in env.conda:
         parsed = entry.parsed
         if parsed.spec is not None and parsed.name is not None and not parsed.name.startswith("__"):
             items.append(CondaItem(entry, parsed))
-    return items
+    return tuple(items)
 
 
 def conda_provided(env: Environment) -> dict[str, list[CondaItem]]:

@@ -474,7 +474,7 @@ try {
     // A normal session (open, check, fix, create) leaves no warnings or errors in the log.
     const normalLog = findFiles(join(tmp, 'user', 'logs'), (p) => /envls\.log$/.test(p)).map((p) => readFileSync(p, 'utf8')).join('\n');
     const noisy = normalLog.split('\n').filter((l) => /\[(warning|error)\]/.test(l));
-    check(noisy.length === 0, `the log has no warnings or errors in a normal session: ${JSON.stringify(noisy.slice(0, 5))}`);
+    check(noisy.length === 0, `the log has no warnings or errors in a normal session: ${JSON.stringify(noisy.slice(0, 40))}`);
     const stamps = normalLog.split('\n').filter((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[\w+\] .*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}/.test(l));
     check(stamps.length === 0, `one timestamp per log line: ${JSON.stringify(stamps.slice(0, 3))}`);
     lap('quick fix followed');
