@@ -127,12 +127,15 @@ class EnvlsServer(LanguageServer):
             self.inflight[uri] = inflight
             future.add_done_callback(lambda done: self._analysed(uri, done))
         future = inflight[1]
+        del cached, text  # a cancelled await keeps this frame alive until the collector runs: not the data
         try:
             analysis, diagnostics = await asyncio.shield(future)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             cancelling = getattr(task, "cancelling", None)  # Python 3.11+
-            if future.cancelled() and not (cancelling is not None and cancelling()):
+            superseded = future.cancelled() and not (cancelling is not None and cancelling())
+            del future, inflight, task, cancelling
+            if superseded:
                 return None  # superseded by a newer version, not cancelled ourselves
             raise
         if self.workspace.get_text_document(uri).version != version or self.generation != generation:
@@ -148,7 +151,11 @@ class EnvlsServer(LanguageServer):
             await asyncio.wait([asyncio.wrap_future(running)])
         work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding)
         self.running[uri] = work
-        return await asyncio.wrap_future(work)  # cancelled while queued: cancelled in the pool too
+        waiting = asyncio.wrap_future(work)  # cancelled while queued: cancelled in the pool too
+        # When this task is cancelled, its exception's traceback keeps this frame (in a cycle with the task)
+        # until the collector runs: it must not hold the text, nor the work whose result is the analysis.
+        del work, text
+        return await waiting
 
     def _analyze_and_convert(self, uri: str, text: str, encoding: Encoding) -> tuple[Analysis, list[types.Diagnostic]]:
         analysis = self._analyze(uri, text)
