@@ -87,7 +87,9 @@ def add_findings(analysis: Analysis, stage: str, compute: Callable[[], Iterable[
     except Exception:
         log.exception("envls: the %s stage failed", stage)
         return analysis
-    kept = [f for f in analysis.findings if f.code not in replaces]
+    if not extra and (not replaces or not any(f.code in replaces for f in analysis.findings)):
+        return analysis  # nothing to add or drop (a large file's 100,000 findings are not rehashed)
+    kept = [f for f in analysis.findings if f.code not in replaces] if replaces else list(analysis.findings)
     present = {(f.code, f.span) for f in kept}
     extra = [f for f in extra if (f.code, f.span) not in present]
     if not extra and len(kept) == len(analysis.findings):

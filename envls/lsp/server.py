@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import sys
+import sysconfig
 from typing import Any
 
 from lsprotocol import types
@@ -183,6 +184,9 @@ def create_server() -> EnvlsServer:
 def serve() -> int:
     """Run the server on stdin/stdout until the client says exit; the exit status (1 without `shutdown`)."""
     server = create_server()
+    # sysconfig fills its table on first use, and that is not thread-safe before Python 3.12 (a second
+    # thread can read a half-filled table: uv's lookup then saw `EXE` as None). Fill it here, on one thread.
+    sysconfig.get_config_vars()
     # Everything imported so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise cost 20-50 ms on an edit now and then.
     gc.collect()
