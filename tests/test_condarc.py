@@ -481,3 +481,15 @@ def test_channel_of_a_qualified_spec(spec: str, expected: tuple[str, tuple[str, 
     assert channel is not None
     resolved = resolve_channel(channel, config(channel_alias=MIRROR))
     assert (resolved.kind, resolved.urls) == expected
+
+
+def test_a_condarc_that_is_a_fifo_is_passed_over_not_read(tmp_path: Path) -> None:
+    """As conda does (it takes regular files only), and without blocking on the FIFO."""
+    import os
+
+    rc = tmp_path / ".condarc"
+    os.mkfifo(rc)
+    (tmp_path / "stdin.yml").symlink_to("/dev/stdin")
+    for path in (rc, tmp_path / "stdin.yml"):
+        cfg = load_config({"CONDARC": str(path)}, tmp_path / "home")
+        assert cfg.sources == () and cfg.problems == ()

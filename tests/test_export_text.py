@@ -97,3 +97,26 @@ def test_channels_of_records_are_named_as_conda_names_them(tmp_path: Path) -> No
     assert full.conda == ("mine=0.1", "numpy=1.26.4", "pandas=2.2.0", "zlib=1.2.13") and full.name == "env"
     asked = export_environment(ExportRequest(tmp_path / "env", from_history=True), config)
     assert asked.conda == ("numpy>=1.26", "conda-forge::pandas>=2")
+
+
+def test_a_hostile_history_is_not_read(tmp_path: Path) -> None:
+    """A prefix may be one that a document names: a FIFO (or a link to /dev/stdin) as conda-meta/history
+    must not hang the export (nor the "Sync from environment" lens, which asks the same); it reads as no history."""
+    import os
+
+    from envls.actions.export import ExportRequest, export_environment
+    from envls.actions.request import ActionError
+    from envls.channels.condarc import CondaConfig
+
+    meta = tmp_path / "env" / "conda-meta"
+    meta.mkdir(parents=True)
+    (meta / "numpy-1.26.4-py311_0.json").write_text(
+        '{"name": "numpy", "version": "1.26.4", "build": "py311_0", '
+        '"channel": "https://conda.anaconda.org/conda-forge/linux-64"}')
+    config = CondaConfig(channels=("conda-forge",))
+    for make in (os.mkfifo, lambda path: path.symlink_to("/dev/stdin")):
+        (meta / "history").unlink(missing_ok=True)
+        make(meta / "history")
+        with pytest.raises(ActionError, match="no conda-meta/history with requested specs"):
+            export_environment(ExportRequest(tmp_path / "env", from_history=True), config)
+        assert export_environment(ExportRequest(tmp_path / "env"), config).conda == ("numpy=1.26.4",)

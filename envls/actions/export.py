@@ -28,10 +28,12 @@ from envls.core.conda.drift import InstalledPackage
 from envls.core.conda.specs import parse_spec
 from envls.core.workflow.export_text import Exported
 from envls.host.installed import read_installed, site_packages
+from envls.host.readfile import read_bytes
 
 log = logging.getLogger(__name__)
 
 _SMALL = 64 * 1024
+_HISTORY_MAX = 64 * 1024 * 1024  # conda-meta/history grows with every transaction; 64 MB is decades of them
 # conda's built-in `defaults` are these channels under its default channel URL.
 _CONDA_DEFAULT_PATHS = ("/pkgs/main", "/pkgs/r", "/pkgs/msys2")
 
@@ -92,8 +94,8 @@ def _channels(packages: list[InstalledPackage], config: CondaConfig) -> tuple[li
 
 def _history_specs(prefix: Path, config: CondaConfig) -> list[str]:
     """The specs asked for, as conda's `History.get_requested_specs_map` keeps them (newest wins)."""
-    try:
-        text = (prefix / "conda-meta" / "history").read_text(encoding="utf-8", errors="replace")
+    try:  # the prefix may be one a document names: read as any file a document names (no FIFO, bounded)
+        text = read_bytes(prefix / "conda-meta" / "history", max_bytes=_HISTORY_MAX).decode("utf-8", "replace")
     except OSError:
         return []
     requested: dict[str, str] = {}
@@ -136,10 +138,8 @@ def _portable_spec(spec: str, config: CondaConfig) -> str:
 def _small(path: Path) -> str | None:
     """A short metadata file's text; None for anything that is not a small regular file."""
     try:
-        if not path.is_file() or path.stat().st_size > _SMALL:
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        return read_bytes(path, max_bytes=_SMALL).decode("utf-8", "replace")
+    except OSError:  # missing, or Refused: a FIFO, a device, too large
         return None
 
 

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import yaml
 from rattler import Channel, ChannelConfig, Subdir
 
+from envls.host.readfile import read_bytes
+
 DEFAULTS = "defaults"
 
 # conda's own system-wide folders; read only when describing the real machine (see `load_config`).
@@ -154,10 +156,12 @@ def _files_at(candidate: Path, *, is_condarc_variable: bool, problems: list[str]
     return [candidate]
 
 
+_CONDARC_MAX = 1024 * 1024  # a configuration file of a megabyte is no configuration file
+
 def _read_layer(path: Path, problems: list[str]) -> dict[str, Any] | None:
     """One file's recognised keys, type-checked; None when the file cannot be used at all."""
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # a FIFO or a device named by CONDARC must not hang the server: read as every file is read
+        text = read_bytes(path, max_bytes=_CONDARC_MAX).decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         problems.append(f"{path}: cannot read: {reason}")
