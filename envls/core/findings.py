@@ -26,13 +26,13 @@ class Severity(enum.IntEnum):
                 "hint": cls.HINT}[word.lower()]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     start: int
     end: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edit:
     """Replace the text between ``start`` and ``end`` with ``new_text``."""
 
@@ -41,7 +41,7 @@ class Edit:
     new_text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fix:
     """A quick fix: a title and the edits that carry it out."""
 
@@ -50,13 +50,13 @@ class Fix:
     preferred: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Related:
     span: Span
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     code: str
     severity: Severity
