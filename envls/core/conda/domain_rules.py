@@ -11,6 +11,9 @@ envls/data/domain_knowledge.json, with a source for every entry (see envls/core/
 - ``metapackage_pin``: a versioned `anaconda` metapackage next to other pins.
 - ``cuda_unused``: conda's `cudatoolkit` beside pip's torch, with nothing that loads it.
 - ``mixed_pytorch_channels``: PyTorch packages from both the pytorch channel and conda-forge.
+
+With channel data, ``split_package_findings`` confirms split packages the tables do not know from the
+records (a package `X` that depends on `X-base`, `py-X` or `libX` of its own version) for the conda/pip rules.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from envls.core.conda.specs import pinned_build
 from envls.core.environment import Environment
 from envls.core.findings import Finding, Fix, Related, Severity, Span
 from envls.core.pip.facts import IndexFacts
+from envls.core.pip.mapping import mapping
+from envls.core.pip.rules import conda_pip
 from envls.core.pip.section import (
     CondaItem,
     PipItem,
@@ -454,3 +459,76 @@ def published_exact_pins(env: Environment, records: Mapping[str, tuple[Any, ...]
         if any(str(getattr(r, "version", "")) == wanted for r in records.get(item.name, ())):
             spans.add(span_of(item.entry))
     return frozenset(spans)
+
+
+# Naming conventions of split packages: a part's name -> the name of the package built over it
+# (`numpy` depends on `numpy-base`, `xgboost` on `py-xgboost`, `pytorch` on `libtorch` of the same version).
+# True: the part holds the Python package itself (its versions are the distribution's); False: a library
+# part (the C/C++ library under it, which a PyPI wheel carries its own copy of).
+def _whole_of(part: str) -> tuple[str, bool] | None:
+    if part.endswith("-base") and len(part) > 5:
+        return part[:-5], True
+    if part.startswith("py-") and len(part) > 3:
+        return part[3:], True
+    whole = part.removeprefix("lib").lstrip("-_")
+    return (whole, False) if part.startswith("lib") and whole else None
+
+
+def split_wholes(names: Iterable[str]) -> set[str]:
+    """The packages whose records can confirm that a conda name is a part of them (`numpy` for
+    `numpy-base`): what the channel stage loads besides the file's own names."""
+    return {whole[0] for name in names if (whole := _whole_of(name)) is not None}
+
+
+def _pins_own_version(record: Any, part: str) -> bool | None:
+    """Whether the record depends on ``part`` at its own version (`numpy-base 1.19.2 py38h..._0`,
+    `keras-base 2.4.3.*`); None when it does not depend on ``part``."""
+    version = str(getattr(record, "version", ""))
+    for dependency in getattr(record, "depends", ()):
+        words = str(dependency).split()
+        if not words or words[0].lower() != part:
+            continue
+        if len(words) < 2 or not version:
+            return False
+        pinned = words[1].removeprefix("==").removesuffix("*").removesuffix(".")
+        # its own version, or a series of two parts or more that holds it (`tensorflow-base 2.10.*` from 2.10.0)
+        return pinned == version or ("." in pinned and version.startswith(pinned + "."))
+    return None
+
+
+def confirmed_splits(env: Environment, records: Mapping[str, tuple[Any, ...]]) -> tuple[tuple[str, str, bool], ...]:
+    """Conda dependencies that the channel records show to be a part of another package: (part, whole,
+    whether the part's versions are the whole's). A part is confirmed when records of the whole depend on
+    it, at least two in three of them at their own version (defaults' first numpy builds over numpy-base asked
+    for `numpy-base >=1.11.3,<2.0a0`; the later ones pin their own release). Parts the mapping knows to install no PyPI distribution (a C
+    library such as `libcurl`), and wholes that install none (`boost`), are left out."""
+    table = mapping()
+    found = []
+    for item in conda_items(env):
+        whole = _whole_of(item.name)
+        if whole is None or item.name in table.nothing or not table.pypi_names(whole[0]):
+            continue
+        answers = [_pins_own_version(r, item.name) for r in records.get(whole[0], ())]
+        pinned, other = answers.count(True), answers.count(False)
+        if pinned and pinned >= 2 * other and (item.name, whole[0], whole[1]) not in found:
+            found.append((item.name, whole[0], whole[1]))
+    return tuple(found)
+
+
+def split_package_findings(env: Environment, records: Mapping[str, tuple[Any, ...]]) -> list[Finding]:
+    """The conda/pip rules (`conda-pip-conflict`, `conda-pip-duplicate`) once more, with the split packages that
+    the channel records confirm added to the mapping, for the pip requirements that no conda dependency
+    provided before (`keras-base=2.4.3` beside pip `keras==2.3.1`: defaults' `keras` depends on `keras-base`
+    of its own version)."""
+    if not env.pip:
+        return []
+    table = mapping()
+    new = [(part, whole, same) for part, whole, same in confirmed_splits(env, records)
+           if not table.pypi_names(part) or set(table.pypi_names(part)) != set(table.pypi_names(whole))]
+    if not new:
+        return []
+    extended = table.with_split_packages((part, pypi, same) for part, whole, same in new
+                                         for pypi in table.pypi_names(whole)[:1])
+    before = set(conda_provided(env))
+    fresh = {span_of(i.entry) for i in named_requirements(env) if i.name not in before}
+    return [f for f in conda_pip(env, extended) if f.span in fresh]
