@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 from index_server import IndexServer
-from pip_support import run
+from pip_support import (
+    loopback_only,  # noqa: F401 - an autouse fixture: no proxy for the loopback index
+    run,
+)
 
 from envls.core.analysis import Analysis
 from envls.core.findings import Severity
@@ -21,13 +24,6 @@ from envls.pypi.pages import parse_html, releases_of
 from envls.pypi.service import PipService
 
 TIMEOUT = 0.5
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
 @pytest.fixture

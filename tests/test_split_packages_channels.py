@@ -139,4 +139,6 @@ def test_what_confirms_a_part(part: str, records: list[SimpleNamespace], confirm
 
 
 def test_wholes_by_naming_convention() -> None:
-    assert split_wholes(["numpy-base", "py-xgboost", "libtorch", "lib", "requests"]) == {"numpy", "xgboost", "torch"}
+    assert split_wholes(["numpy-base", "py-xgboost", "keras-base", "libtorch", "lib", "requests"]) == \
+        {"numpy", "xgboost", "keras", "torch"}
+    assert split_wholes(["libgcc-ng", "r-base", "libcurl", "py-boost"]) == set()  # no PyPI distribution either side

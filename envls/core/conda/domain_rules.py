@@ -476,8 +476,11 @@ def _whole_of(part: str) -> tuple[str, bool] | None:
 
 def split_wholes(names: Iterable[str]) -> set[str]:
     """The packages whose records can confirm that a conda name is a part of them (`numpy` for
-    `numpy-base`): what the channel stage loads besides the file's own names."""
-    return {whole[0] for name in names if (whole := _whole_of(name)) is not None}
+    `numpy-base`): what the channel stage loads besides the file's own names. Parts that install no PyPI
+    distribution (`libgcc-ng`, `r-base`) and wholes that install none are left out: nothing to confirm."""
+    table = mapping()
+    wholes = {whole[0] for name in names if name not in table.nothing and (whole := _whole_of(name)) is not None}
+    return {whole for whole in wholes if table.pypi_names(whole)}
 
 
 def _pins_own_version(record: Any, part: str) -> bool | None:
