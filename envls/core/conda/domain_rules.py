@@ -18,7 +18,8 @@ records (a package `X` that depends on `X-base`, `py-X` or `libX` of its own ver
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -499,6 +500,27 @@ def _pins_own_version(record: Any, part: str) -> bool | None:
     return None
 
 
+# (records of a whole, part) -> how many of the records pin the part at their own version, and how many
+# otherwise: the same snapshot is read on every keystroke, and a package has thousands of records. Entries keep
+# their records alive, so that an id is never reused while it is a key.
+_PIN_COUNTS: OrderedDict[tuple[int, str], tuple[Sequence[Any], tuple[int, int]]] = OrderedDict()
+_PIN_COUNTS_SIZE = 256
+
+
+def _pin_counts(records: Sequence[Any], part: str) -> tuple[int, int]:
+    key = (id(records), part)
+    hit = _PIN_COUNTS.get(key)
+    if hit is not None and hit[0] is records:
+        _PIN_COUNTS.move_to_end(key)
+        return hit[1]
+    answers = [_pins_own_version(r, part) for r in records]
+    counts = (answers.count(True), answers.count(False))
+    _PIN_COUNTS[key] = (records, counts)
+    if len(_PIN_COUNTS) > _PIN_COUNTS_SIZE:
+        _PIN_COUNTS.popitem(last=False)
+    return counts
+
+
 def confirmed_splits(env: Environment, records: Mapping[str, tuple[Any, ...]]) -> tuple[tuple[str, str, bool], ...]:
     """Conda dependencies that the channel records show to be a part of another package: (part, whole,
     whether the part's versions are the whole's). A part is confirmed when records of the whole depend on
@@ -511,8 +533,7 @@ def confirmed_splits(env: Environment, records: Mapping[str, tuple[Any, ...]]) -
         whole = _whole_of(item.name)
         if whole is None or item.name in table.nothing or not table.pypi_names(whole[0]):
             continue
-        answers = [_pins_own_version(r, item.name) for r in records.get(whole[0], ())]
-        pinned, other = answers.count(True), answers.count(False)
+        pinned, other = _pin_counts(records.get(whole[0], ()), item.name)
         if pinned and pinned >= 2 * other and (item.name, whole[0], whole[1]) not in found:
             found.append((item.name, whole[0], whole[1]))
     return tuple(found)
