@@ -157,3 +157,18 @@ def test_requires_dist_of_a_metadata_file() -> None:
     text = ("Metadata-Version: 2.1\nName: a\nVersion: 1\nRequires-Dist: torch (==1.5.0)\n"
             "Requires-Dist: numpy; extra == 'x'\n\nRequires-Dist: in the description\n")
     assert requires_dist(text) == ("torch (==1.5.0)", "numpy; extra == 'x'")
+
+
+def test_credentials_go_to_the_index_host_only(tmp_path: Path, index: IndexServer) -> None:
+    url = index.url.replace("http://", "http://alice:s3cret@")
+    client = IndexClient(cache_dir=tmp_path / "cache", timeout=TIMEOUT)
+    svc = PipService(client, PipConfig(index_url=url), environ={}, default_index="")
+    analysis, _ = analysed(svc, text_with("torchvision==0.98.0"))
+    assert "`torch==9.8.0`" in companions(analysis)[0][2]
+    (headers,) = [h for p, h in index.requests if p.endswith(".metadata")]
+    assert headers.get("authorization") == "Basic YWxpY2U6czNjcmV0"
+    # The same file named on another host (`localhost` is not `127.0.0.1`) gets no credentials.
+    other = f"http://localhost:{index.url.split(':')[2].split('/')[0]}/files/torchvision-0.99.0-py3-none-any.whl.metadata"
+    assert client.metadata(other, (url,)) == ("torch==9.9.0", "numpy")
+    assert "authorization" not in index.requests[-1][1]
+    assert not [f for f in (tmp_path / "cache").rglob("*.json") if "s3cret" in f.read_text(encoding="utf-8")]
