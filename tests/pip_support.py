@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 
+import pytest
 from packaging.version import Version
 
 from envls.core.analysis import Analysis, AnalysisOptions, _suppressed, analyze
@@ -19,6 +20,14 @@ from envls.core.pip.stage import with_pip
 PIP_CODES = {"conda-pip-duplicate", "conda-pip-conflict", "pip-duplicate", "conflicting-distributions",
              "pip-file-missing", "pip-local-version", "pip-package-not-found", "pip-version-not-found",
              "pip-python-incompatible", "prefer-conda", "index-unreachable", "invalid-pip-requirement"}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy between the tests and the index server on 127.0.0.1 (autouse where a test module imports it)."""
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
 def fast_pip_findings(env: Environment) -> list[Finding]:

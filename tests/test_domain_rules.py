@@ -82,6 +82,8 @@ COMPANIONS = [
     ("old jax below a bound", "", "jax<0.4.20", [(6, Severity.WARNING)]),
     ("jax with extras", "", "jax[cpu]==0.4.13", []),
     ("new jax brings jaxlib", "", "jax==0.4.35", []),
+    ("last jax without jaxlib", "", "jax==0.4.29", [(6, Severity.WARNING)]),
+    ("first jax with jaxlib", "", "jax==0.4.30", []),  # jax-ml/jax setup.py at jax-v0.4.30
     ("jax unpinned", "", "jax", []),
     ("jax with jaxlib", "", "jax==0.4.13\n    - jaxlib==0.4.13", []),
     ("jaxlib from conda", "  - jaxlib=0.4.13\n", "jax==0.4.13", []),

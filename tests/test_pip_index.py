@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 from index_server import IndexServer, build_wheel
-from pip_support import found, only, run, yaml
+from pip_support import (
+    found,
+    loopback_only,  # noqa: F401 - an autouse fixture: no proxy for the loopback index
+    only,
+    run,
+    yaml,
+)
 
 from envls.core.pip.facts import IndexFacts
 from envls.pypi.config import PipConfig, plan_indexes
@@ -25,13 +31,6 @@ from envls.pypi.pages import parse_html, releases_of, version_of
 from envls.pypi.service import PipService
 
 TIMEOUT = 0.5  # seconds per request; a slow server costs this once
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
 @pytest.fixture

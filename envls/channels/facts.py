@@ -1,7 +1,7 @@
 """Build the ChannelFacts snapshot for one environment file from the channel store.
 
 Loads the file's channels for its target platforms (and noarch), the records of the packages
-it names, and, only when a package is missing, the names of the user's other channels so
+it names (and of the packages a split part among them belongs to: `numpy` for `numpy-base`), and, only when a package is missing, the names of the user's other channels so
 that the message can say where it is.
 """
 
@@ -17,6 +17,7 @@ from rattler import Subdir
 from envls.channels.condarc import ResolvedChannel
 from envls.channels.store import ChannelStore, SubdirInfo
 from envls.core.conda.channel_facts import MAX_CHANNELS, ChannelFacts, ChannelState
+from envls.core.conda.domain_rules import split_wholes
 from envls.core.environment import Environment
 
 
@@ -83,7 +84,8 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
     other_states: list[ChannelState] = []
     records: dict[str, list[Any]] = {}
     names_by_channel: dict[str, frozenset[str]] = {}
-    wanted = spec_names(env) | {n.lower() for n in extra_names}
+    named = spec_names(env) | {n.lower() for n in extra_names}
+    wanted = named | split_wholes(named)  # their records confirm split packages (`numpy` for `numpy-base`)
 
     async def one(resolved: ResolvedChannel, into: list[ChannelState]) -> None:
         infos = await store.load(resolved.urls, subdirs)
@@ -106,7 +108,7 @@ async def gather(store: ChannelStore, env: Environment, channels: Sequence[Resol
     states.sort(key=lambda s: order.get(s.given, 0))
     states += [_limited(c) for c in limited]  # beyond MAX_CHANNELS (see Plan): not fetched
     other_states += [_limited(c) for c in limited_qualified]
-    if wanted - set(records):
+    if named - set(records):
         for resolved in others:
             infos = await store.load(resolved.urls, subdirs)
             other_states.append(_state(resolved, infos))

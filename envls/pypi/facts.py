@@ -13,10 +13,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from envls.core.conda.domain_rules import metadata_wanted
 from envls.core.environment import Environment
-from envls.core.pip.facts import IndexFacts, IndexState, PipFiles, ProjectState, Release, is_outside_key
+from envls.core.pip.facts import (
+    IndexFacts,
+    IndexState,
+    PipFiles,
+    ProjectState,
+    Release,
+    is_outside_key,
+    release_key,
+)
 from envls.core.pip.lines import included_path, parse_pip_line, requirement_file_lines
 from envls.core.pip.mapping import canonical
 from envls.core.pip.rules import MAX_INCLUDE_DEPTH
@@ -27,6 +37,7 @@ from envls.pypi.index import IndexClient, ProjectPage
 
 MAX_FILES = 64
 MAX_BYTES = 1024 * 1024
+MAX_METADATA = 8  # metadata files (PEP 658) read per snapshot: only the releases a rule reads Requires-Dist of
 
 
 def requirement_names(env: Environment) -> set[str]:
@@ -47,7 +58,8 @@ def _merge(name: str, pages: Sequence[ProjectPage]) -> ProjectState:
                     by_version[release.version] = Release(
                         release.version, known.files + release.files, known.yanked and release.yanked,
                         known.yanked_reason or release.yanked_reason,
-                        tuple(sorted(set(known.requires_python) | set(release.requires_python))))
+                        tuple(sorted(set(known.requires_python) | set(release.requires_python))),
+                        known.metadata_url or release.metadata_url)
         releases = tuple(sorted(by_version.values(), key=lambda r: r.version))
         return ProjectState(name, "ok", releases)
     if any(p.state == "unreachable" for p in pages) or not pages:
@@ -83,8 +95,31 @@ async def gather(client: IndexClient, env: Environment, plan: IndexPlan, extra_n
                for url in plan.skipped]
     projects = dict(previous.projects) if previous is not None else {}
     projects.update({name: _merge(name, by_name[name]) for name in names})
-    return IndexFacts(tuple(states), projects, frozenset(names) | (previous.loaded if previous else frozenset()),
-                      plan.other_sources, plan.skipped, plan.pre)
+    facts = IndexFacts(tuple(states), projects, frozenset(names) | (previous.loaded if previous else frozenset()),
+                       plan.other_sources, plan.skipped, plan.pre, previous.requires if previous else {})
+    return await gather_metadata(client, env, plan, facts)
+
+
+async def gather_metadata(client: IndexClient, env: Environment, plan: IndexPlan, facts: IndexFacts) -> IndexFacts:
+    """``facts`` with the Requires-Dist of the releases the rules read them of (``metadata_wanted``) that it
+    lacks, from their PEP 658 metadata files: at most ``MAX_METADATA``; a release without one is None."""
+    missing = [(name, version) for name, version in metadata_wanted(env, facts)
+               if release_key(name, version) not in facts.requires][:MAX_METADATA]
+    if not missing:
+        return facts
+    indexes = tuple(index.url for index in plan.indexes)
+
+    async def one(name: str, version: object) -> tuple[str, ...] | None:
+        project = facts.project(name)
+        release = next((r for r in project.releases if r.version == version), None) if project else None
+        if release is None or not release.metadata_url:
+            return None
+        return await client.metadata_async(release.metadata_url, indexes)
+
+    found = await asyncio.gather(*(one(name, version) for name, version in missing))
+    requires = dict(facts.requires)
+    requires.update({release_key(name, version): dist for (name, version), dist in zip(missing, found, strict=True)})
+    return replace(facts, requires=requires)
 
 
 # -- files ---------------------------------------------------------------------------------

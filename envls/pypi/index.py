@@ -6,12 +6,17 @@ under a total deadline per request; a project's summary (not the page) is cached
 cache folder and used while fresh, and again when the index cannot be reached (with its age).
 An index that fails with a network error is not asked again for a minute, so a file with many
 requirements costs one timeout, not one per requirement.
+
+The PEP 658 metadata of a release's wheel (its Requires-Dist) is fetched only when asked for, by URL, at
+most ``_MAX_METADATA_BYTES``; a release's files never change, so what was read is cached on disk for good.
+Credentials go only to the index's own host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import email.parser
 import hashlib
 import json
 import logging
@@ -41,7 +46,8 @@ ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+h
           "text/html;q=0.01")
 _JSON_TYPES = ("application/vnd.pypi.simple.v1+json", "application/json")
 _MAX_BYTES = 64 * 1024 * 1024
-_CACHE_FORMAT = 1
+_MAX_METADATA_BYTES = 1024 * 1024
+_CACHE_FORMAT = 2  # 2: releases carry the URL of their metadata file
 _DOWN_FOR = 60.0  # seconds an index that failed with a network error is not asked again
 
 PageState = Literal["ok", "missing", "unreachable"]
@@ -88,11 +94,18 @@ def _split_credentials(url: str) -> tuple[str, dict[str, str]]:
 
 def _release_json(release: Release) -> dict[str, Any]:
     return {"v": str(release.version), "n": release.files, "y": release.yanked, "r": release.yanked_reason,
-            "p": list(release.requires_python)}
+            "p": list(release.requires_python), "m": release.metadata_url}
 
 
 def _release_from_json(data: dict[str, Any]) -> Release:
-    return Release(Version(data["v"]), int(data["n"]), bool(data["y"]), str(data["r"]), tuple(data["p"]))
+    return Release(Version(data["v"]), int(data["n"]), bool(data["y"]), str(data["r"]), tuple(data["p"]),
+                   str(data.get("m") or ""))
+
+
+def requires_dist(metadata: str) -> tuple[str, ...]:
+    """The Requires-Dist fields of a core metadata file (RFC 822 headers; the body is the description)."""
+    headers = email.parser.HeaderParser().parsestr(metadata, headersonly=True)
+    return tuple(str(v).strip() for v in headers.get_all("Requires-Dist") or ())
 
 
 _STATES = ("ok", "missing", "unreachable")  # the PageState values
@@ -110,6 +123,7 @@ class IndexClient:
         self._pages: dict[tuple[str, str], ProjectPage] = {}
         self._loading: dict[tuple[str, str], tuple[asyncio.AbstractEventLoop, asyncio.Future[ProjectPage]]] = {}
         self._down: dict[str, tuple[float, str]] = {}
+        self._metadata: dict[str, tuple[str, ...] | None] = {}
         self._lock = threading.Lock()
 
     # -- cache -------------------------------------------------------------------------------
@@ -222,7 +236,8 @@ class IndexClient:
         except (ValueError, UnicodeDecodeError) as err:
             detail = f"unreadable answer for `{name}` ({err})"
             return self._fallback(shown, name, cached, detail)
-        page = ProjectPage(shown, name, "ok", releases_of(files, name), fetched_at=now)
+        page_url = _split_credentials(index)[0].rstrip("/") + "/" + urllib.parse.quote(name) + "/"
+        page = ProjectPage(shown, name, "ok", releases_of(files, name, page_url), fetched_at=now)
         self._write_cache(index, page, new_etag)
         return page
 
@@ -281,6 +296,61 @@ class IndexClient:
             raise _network(_reason(err.reason)) from None
         except (ConnectionError, OSError) as err:
             raise _network(_reason(err)) from None
+
+    # -- metadata (PEP 658) ------------------------------------------------------------------
+
+    def _metadata_path(self, url: str) -> Path:
+        return self.cache_dir / "metadata" / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}.json"
+
+    def metadata(self, url: str, indexes: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+        """The Requires-Dist of the metadata file at ``url`` (blocking: run it in a thread); None when it cannot
+        be had. ``indexes``: the index URLs (with credentials) whose host may be sent them."""
+        known = self._metadata.get(url)
+        if known is not None or url in self._metadata:
+            return known
+        path = self._metadata_path(url)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("requires"), list):
+                cached = tuple(str(r) for r in data["requires"])
+                self._metadata[url] = cached
+                return cached
+        except (OSError, ValueError):
+            pass
+        found = self._fetch_metadata(url, indexes)
+        if found is not None:
+            self._metadata[url] = found
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+                tmp.write_text(json.dumps({"requires": list(found)}), encoding="utf-8")
+                tmp.replace(path)
+            except OSError as err:
+                log.debug("cannot write %s: %s", path, err)
+        return found
+
+    async def metadata_async(self, url: str, indexes: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.metadata, url, indexes)
+
+    def _fetch_metadata(self, url: str, indexes: tuple[str, ...]) -> tuple[str, ...] | None:
+        host = urllib.parse.urlsplit(url)[:2]
+        headers = {"User-Agent": "envls"}
+        for index in indexes:
+            clean, auth = _split_credentials(index)
+            if auth and urllib.parse.urlsplit(clean)[:2] == host:
+                headers.update(auth)
+                break
+        deadline = time.monotonic() + self.timeout
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=self.timeout) as response:
+                body = response.read(_MAX_METADATA_BYTES + 1)
+                if len(body) > _MAX_METADATA_BYTES or time.monotonic() > deadline:
+                    return None
+            return requires_dist(body.decode("utf-8", errors="replace"))
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            log.info("metadata %s: %s", display_url(url), err)
+            return None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

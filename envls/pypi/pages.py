@@ -3,6 +3,8 @@
 No I/O: text in, releases out. Versions come from the file names (wheels as ``packaging`` parses
 them; sdists by the project name's normalised prefix, as pip does), with PEP 592 yanking and each
 file's Requires-Python. Files that are neither (installers, eggs) and versions that do not parse are left out.
+Each release also keeps where the PEP 658 metadata of one of its wheels is (``<file URL>.metadata``, announced
+as `core-metadata` in JSON, `data-core-metadata` in HTML, or by their PEP 714 predecessors `dist-info-metadata`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ class FileEntry:
     requires_python: str = ""
     yanked: bool = False
     yanked_reason: str = ""
+    url: str = ""  # as the page gives it: absolute, or relative to the page
+    core_metadata: bool = False  # the index serves the file's METADATA at `<url>.metadata` (PEP 658)
+
+
+def _announced(value: object) -> bool:
+    """Whether a `core-metadata` value says the metadata file exists: true, or a dictionary of hashes (PEP 691)."""
+    return value is True or isinstance(value, dict)
 
 
 class _LinkParser(HTMLParser):
@@ -57,8 +66,10 @@ class _LinkParser(HTMLParser):
         if not name:
             return
         yanked = "data-yanked" in anchor
+        metadata = next((anchor[k] for k in ("data-core-metadata", "data-dist-info-metadata") if k in anchor), None)
+        announced = metadata is not None and metadata.strip().lower() != "false"
         self.files.append(FileEntry(name, (anchor.get("data-requires-python") or "").strip(), yanked,
-                                    (anchor.get("data-yanked") or "").strip()))
+                                    (anchor.get("data-yanked") or "").strip(), href, announced))
 
 
 def parse_html(text: str) -> list[FileEntry]:
@@ -86,8 +97,11 @@ def parse_json(data: Any) -> list[FileEntry]:
             continue
         yanked = item.get("yanked", False)
         requires = item.get("requires-python")
+        url = item.get("url")
+        metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
         entries.append(FileEntry(item["filename"], requires.strip() if isinstance(requires, str) else "",
-                                 bool(yanked), yanked if isinstance(yanked, str) else ""))
+                                 bool(yanked), yanked if isinstance(yanked, str) else "",
+                                 url if isinstance(url, str) else "", _announced(metadata)))
     return entries
 
 
@@ -112,8 +126,20 @@ def version_of(filename: str, project: str) -> Version | None:
     return None
 
 
-def releases_of(files: Iterable[FileEntry], project: str) -> tuple[Release, ...]:
-    """The files grouped into releases, oldest first."""
+def _metadata_url(entries: Iterable[FileEntry], page_url: str) -> str:
+    """Where the PEP 658 metadata of one of the release's live wheels is (a pure-Python wheel first); "" if none."""
+    wheels = [e for e in entries if e.core_metadata and e.url and not e.yanked and e.filename.endswith(".whl")]
+    if not wheels:
+        return ""
+    wheel = min(wheels, key=lambda e: (not e.filename.endswith("-none-any.whl"), e.filename))
+    absolute = urllib.parse.urljoin(page_url, wheel.url) if page_url else wheel.url
+    url = urllib.parse.urldefrag(absolute).url
+    return url + ".metadata" if url.startswith(("http://", "https://")) else ""
+
+
+def releases_of(files: Iterable[FileEntry], project: str, page_url: str = "") -> tuple[Release, ...]:
+    """The files grouped into releases, oldest first; ``page_url`` (credentials removed) is what relative
+    file URLs are relative to."""
     grouped: dict[Version, list[FileEntry]] = {}
     for entry in files:
         version = version_of(entry.filename, project)
@@ -126,5 +152,5 @@ def releases_of(files: Iterable[FileEntry], project: str) -> tuple[Release, ...]
         yanked = not live
         reason = next((e.yanked_reason for e in entries if e.yanked_reason), "") if yanked else ""
         requires = tuple(sorted({e.requires_python for e in (live or entries)}))
-        releases.append(Release(version, len(entries), yanked, reason, requires))
+        releases.append(Release(version, len(entries), yanked, reason, requires, _metadata_url(entries, page_url)))
     return tuple(releases)

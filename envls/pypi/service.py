@@ -11,11 +11,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from envls.core.conda.domain_rules import metadata_wanted
 from envls.core.environment import Environment
-from envls.core.pip.facts import IndexFacts
+from envls.core.pip.facts import IndexFacts, release_key
 from envls.core.pip.mapping import canonical
 from envls.pypi.config import IndexPlan, PipConfig, load_pip_config, plan_indexes
-from envls.pypi.facts import gather, read_pip_files, requirement_names
+from envls.pypi.facts import gather, gather_metadata, read_pip_files, requirement_names
 from envls.pypi.index import IndexClient
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class PipService:
         facts = self.cached(env, files)
         if facts is None:
             return bool(requirement_names(env))
-        return any(facts.pending(name) for name in requirement_names(env))
+        return any(facts.pending(name) for name in requirement_names(env)) or _metadata_missing(env, facts)
 
     async def facts(self, env: Environment, files: Mapping[str, str | None] | None = None,
                     extra_names: Sequence[str] = ()) -> IndexFacts:
@@ -63,7 +64,15 @@ class PipService:
         previous = self._facts.get(plan.key)
         wanted = requirement_names(env) | {canonical(n) for n in extra_names}
         if previous is not None and not any(previous.pending(n) for n in wanted):
-            return previous
-        facts = await gather(self.client, env, plan, extra_names, previous)
+            if not _metadata_missing(env, previous):
+                return previous
+            facts = await gather_metadata(self.client, env, plan, previous)  # a release pinned anew
+        else:
+            facts = await gather(self.client, env, plan, extra_names, previous)
         self._facts[plan.key] = facts
         return facts
+
+
+def _metadata_missing(env: Environment, facts: IndexFacts) -> bool:
+    """True when a rule would read the Requires-Dist of a release whose metadata was not asked for yet."""
+    return any(release_key(name, version) not in facts.requires for name, version in metadata_wanted(env, facts))

@@ -39,6 +39,7 @@ class Release:
     yanked: bool = False  # every file of the release is yanked (PEP 592)
     yanked_reason: str = ""
     requires_python: tuple[str, ...] = ()  # the distinct Requires-Python of its (non-yanked) files; "" = none
+    metadata_url: str = ""  # the PEP 658 metadata file of one of its wheels, when the index serves one
 
     def python_allows(self, python: Version) -> bool:
         """False only when every file of the release declares a Requires-Python that excludes ``python``."""
@@ -90,6 +91,13 @@ class IndexFacts:
     other_sources: bool = False  # `--find-links` or `--no-index`: pip may find files the indexes do not list
     untrusted_skipped: tuple[str, ...] = ()  # index URLs the file names that were not contacted (untrusted mode)
     pre: bool = False  # `--pre` in a `-r` file: pip considers pre-releases everywhere
+    # The Requires-Dist of releases whose metadata was asked for (see ``release_key``); None: the index has
+    # no metadata file for the release, or it could not be read.
+    requires: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
+
+    def requires_dist(self, name: str, version: Version) -> tuple[str, ...] | None:
+        """The release's Requires-Dist as its metadata lists them; None when not known."""
+        return self.requires.get(release_key(name, version))
 
     def project(self, name: str) -> ProjectState | None:
         return self.projects.get(str(canonicalize_name(name)))
@@ -102,6 +110,11 @@ class IndexFacts:
     def conclusive(self) -> bool:
         """Whether a project's absence means something: every index answered, and pip has no other source."""
         return bool(self.indexes) and not self.other_sources and all(i.state == "ok" for i in self.indexes)
+
+
+def release_key(name: str, version: Version) -> str:
+    """The key of a release in ``IndexFacts.requires``: `name==version`, the name canonical."""
+    return f"{canonicalize_name(name)}=={version}"
 
 
 class PipFiles(dict[str, "str | None"]):

@@ -21,7 +21,7 @@ from envls.core.findings import Finding, Fix, Related, Severity
 from envls.core.pip.facts import is_outside_key, refusal
 from envls.core.pip.index_rules import dependency_duplicate_findings, index_findings, prefer_conda_findings
 from envls.core.pip.lines import has_env_vars, included_path, parse_pip_line, requirement_file_lines
-from envls.core.pip.mapping import mapping
+from envls.core.pip.mapping import PypiMapping, mapping
 from envls.core.pip.section import (
     CondaItem,
     PipItem,
@@ -71,12 +71,13 @@ def _remove_fix(env: Environment, item: PipItem | CondaItem, what: str, preferre
     return Fix(f"Remove {what} `{item.text}`", (line_removal(env, item.entry),), preferred)
 
 
-def conda_pip(env: Environment) -> Iterator[Finding]:
-    """The same distribution from conda and from pip: a duplicate, or a conflict when no version fits both."""
+def conda_pip(env: Environment, table: PypiMapping | None = None) -> Iterator[Finding]:
+    """The same distribution from conda and from pip: a duplicate, or a conflict when no version fits both.
+    ``table``: the conda <-> PyPI mapping to go by (the shipped one by default)."""
     if not env.pip:
         return
-    provided = conda_provided(env)
-    table = mapping()
+    table = table or mapping()
+    provided = conda_provided(env, table)
     for item in named_requirements(env):
         assert item.name is not None and item.requirement is not None
         matches = [c for c in provided.get(item.name, ()) if selectors_overlap(c.entry.selector, item.entry.selector)]

@@ -25,7 +25,7 @@ from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.environment import Entry, Environment, PipSection
 from envls.core.findings import Edit
 from envls.core.pip.lines import PipLine, parse_pip_line
-from envls.core.pip.mapping import mapping
+from envls.core.pip.mapping import PypiMapping, mapping
 
 _LITERAL = re.compile(r"[0-9][0-9A-Za-z.!+_-]*")
 _INDEX_OPTIONS = ("--index-url", "--extra-index-url", "--find-links", "--no-index")
@@ -96,10 +96,10 @@ def _conda_items(env: Environment) -> tuple[CondaItem, ...]:
     return tuple(items)
 
 
-def conda_provided(env: Environment) -> dict[str, list[CondaItem]]:
-    """The conda dependencies by the canonical PyPI names they install (through the mapping)."""
+def conda_provided(env: Environment, table: PypiMapping | None = None) -> dict[str, list[CondaItem]]:
+    """The conda dependencies by the canonical PyPI names they install (through the mapping, or ``table``)."""
     provided: dict[str, list[CondaItem]] = {}
-    table = mapping()
+    table = table or mapping()
     for item in conda_items(env):
         for name in table.pypi_names(item.name):
             provided.setdefault(name, []).append(item)
