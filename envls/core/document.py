@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from envls.core.pace import ticking
 from envls.core.text import LineIndex
 
 try:
@@ -313,7 +314,7 @@ def _blank_spans(text: str, spans: list[tuple[int, int]], base: int) -> str:
 def _parse_once(text: str, base: int) -> tuple[_Builder, SyntaxProblem | None]:
     builder = _Builder(base)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in ticking(yaml.parse(text, Loader=_Loader)):
             builder.feed(event)
     except yaml.YAMLError as err:
         problem = _error_problem(err, base, text)

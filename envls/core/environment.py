@@ -14,6 +14,7 @@ from typing import TypeVar, cast
 
 from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.document import Document, Node
+from envls.core.pace import paced
 
 T = TypeVar("T")
 
@@ -140,7 +141,7 @@ def environment_of(document: Document) -> Environment:
     env.dependencies = deps
     if deps.kind != "seq":
         return env
-    for item in deps.items:
+    for item in paced(deps.items):
         item = item.resolved()
         if item.kind == "scalar":
             if item.is_null or item.scalar_tag() != "tag:yaml.org,2002:str":

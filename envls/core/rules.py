@@ -13,6 +13,7 @@ from envls.core.conda.specs import invalid_reason, is_noarch_build, pinned_build
 from envls.core.document import Node
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
+from envls.core.pace import paced
 from envls.core.pip.lines import parse_pip_line
 from envls.core.schema import top_level_keys
 
@@ -173,7 +174,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
     seen = _FirstSeen()
     builds = _pinned_builds(env)
     strip_all = _strip_builds_fix(builds)
-    for entry in env.conda:
+    for entry in paced(env.conda):
         parsed = entry.parsed
         invalid = invalid_reason(parsed)
         if invalid is not None:
@@ -219,7 +220,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
 def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, str | None]]:
     """For each entry (by id, in file order) that pins an exact build: the build, and the spec without it."""
     found: dict[int, tuple[Entry, str, str | None]] = {}
-    for entry in env.conda:
+    for entry in paced(env.conda):
         parsed = entry.parsed
         build = pinned_build(parsed) if parsed.error is None else None
         if build is not None and not is_noarch_build(build):  # a noarch build installs everywhere

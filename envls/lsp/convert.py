@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from lsprotocol import types
 
 from envls.core.findings import SOURCE, Edit, Finding, Fix
+from envls.core.pace import ticking
 from envls.core.text import Encoding, LineIndex
 
 _ENCODINGS: dict[str, Encoding] = {
@@ -58,7 +59,7 @@ def diagnostic(finding: Finding, index: LineIndex, encoding: Encoding, uri: str)
 
 
 def diagnostics(findings: Iterable[Finding], index: LineIndex, encoding: Encoding, uri: str) -> list[types.Diagnostic]:
-    return [diagnostic(f, index, encoding, uri) for f in findings]
+    return [diagnostic(f, index, encoding, uri) for f in ticking(findings)]
 
 
 def text_edits(edits: Iterable[Edit], index: LineIndex, encoding: Encoding) -> list[types.TextEdit]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from envls.core.text import Encoding
 from envls.gc_pause import gc_paused
 from envls.lsp.convert import diagnostics as diagnostics_of
 from envls.lsp.convert import encoding_of
+from envls.lsp.pacing import Pacer
 from envls.lsp.protocol import EnvlsProtocol
 from envls.session import Session
 from envls.settings import Settings
@@ -55,6 +57,10 @@ class EnvlsServer(LanguageServer):
         self.inflight: dict[str, tuple[tuple[int | None, int],
                                        asyncio.Future[tuple[Analysis, list[types.Diagnostic]]]]] = {}
         self.running: dict[str, concurrent.futures.Future[tuple[Analysis, list[types.Diagnostic]]]] = {}
+        # Set when a newer version supersedes the analysis running for a document: a large one stops at its
+        # next checkpoint instead of finishing work nobody will see (envls.lsp.pacing).
+        self.superseded: dict[str, threading.Event] = {}
+        self.pacer = Pacer()
         self.session = Session(self.settings.session_options())
         self.channel_tasks: dict[str, asyncio.Task[None]] = {}
         self.channel_keys: dict[str, object] = {}
@@ -121,6 +127,9 @@ class EnvlsServer(LanguageServer):
         if inflight is None or inflight[0] != key or version is None:
             if inflight is not None and version is not None:
                 inflight[1].cancel()  # a queued analysis of an older version is not wanted any more
+                stale = self.superseded.get(uri)
+                if stale is not None:
+                    stale.set()  # nor a running one: a large one stops at its next checkpoint
             future: asyncio.Future[tuple[Analysis, list[types.Diagnostic]]] = asyncio.ensure_future(
                 self._analysis_after_running(uri, text, self.encoding))
             inflight = (key, future)
@@ -149,7 +158,8 @@ class EnvlsServer(LanguageServer):
         running = self.running.get(uri)
         if running is not None and not running.done():
             await asyncio.wait([asyncio.wrap_future(running)])
-        work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding)
+        superseded = self.superseded[uri] = threading.Event()
+        work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding, superseded)
         self.running[uri] = work
         waiting = asyncio.wrap_future(work)  # cancelled while queued: cancelled in the pool too
         # When this task is cancelled, its exception's traceback keeps this frame (in a cycle with the task)
@@ -157,9 +167,11 @@ class EnvlsServer(LanguageServer):
         del work, text
         return await waiting
 
-    def _analyze_and_convert(self, uri: str, text: str, encoding: Encoding) -> tuple[Analysis, list[types.Diagnostic]]:
-        analysis = self._analyze(uri, text)
-        return analysis, diagnostics_of(analysis.findings, analysis.document.index, encoding, uri)
+    def _analyze_and_convert(self, uri: str, text: str, encoding: Encoding,
+                             superseded: threading.Event | None = None) -> tuple[Analysis, list[types.Diagnostic]]:
+        with self.pacer.analysing(text, superseded or threading.Event()):
+            analysis = self._analyze(uri, text)
+            return analysis, diagnostics_of(analysis.findings, analysis.document.index, encoding, uri)
 
     def _analysed(self, uri: str, done: asyncio.Future[tuple[Analysis, list[types.Diagnostic]]]) -> None:
         inflight = self.inflight.get(uri)

@@ -18,6 +18,7 @@ from envls.core.conda.selectors import platforms_for
 from envls.core.conda.specs import ParsedSpec
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
+from envls.core.pace import paced
 from envls.core.rules import MISTYPED_DEFAULTS, line_removal
 
 _KNOWN_CHANNELS = ("conda-forge", "defaults", "bioconda", "pytorch", "nvidia", "nodefaults", "intel", "main", "r",
@@ -35,7 +36,7 @@ def channel_findings(env: Environment, facts: ChannelFacts) -> list[Finding]:
     reported: set[str] = set()  # channels of `channel::pkg` specs already reported once
     if any(f.code == "too-many-channels" for f in findings):
         reported.add(_LIMIT_REPORTED)
-    for entry in env.conda:
+    for entry in paced(env.conda):
         parsed = entry.parsed
         if parsed.spec is None or parsed.name is None or parsed.name.startswith("__"):
             continue

@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.cuda.versions import CudaRange, Pair, digits_range, parse_cuda_version, version_range
 from envls.core.environment import Entry, Environment
+from envls.core.pace import paced
 from envls.core.pip.lines import parse_pip_line
 
 CudaSource = Literal["detected", "setting", "CONDA_OVERRIDE_CUDA", "none"]
@@ -315,7 +316,7 @@ def implications(env: Environment) -> list[Implication]:
 
 def _implications(env: Environment) -> tuple[Implication, ...]:
     found: list[Implication] = []
-    for entry in env.conda:
+    for entry in paced(env.conda):
         meaning = meaning_of(entry.parsed)
         if meaning is not None:
             name = entry.parsed.name or ""

@@ -17,6 +17,7 @@ from envls.core.conda.selectors import platforms_for
 from envls.core.cuda.implied import Implication, Meaning, conda_meaning, family_of, implications
 from envls.core.cuda.versions import CudaRange, version_range
 from envls.core.environment import Entry, Environment
+from envls.core.pace import paced
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def all_implications(env: Environment, facts: ChannelFacts | None) -> list[Impli
         return own
     by_entry = {id(i.entry): i for i in own}
     result: list[Implication] = []
-    for entry in env.conda:
+    for entry in paced(env.conda):
         implication = by_entry.get(id(entry))
         refined = derived(implication, entry, facts) if entry.parsed.spec is not None else implication
         if refined is not None:

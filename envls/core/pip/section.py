@@ -24,6 +24,7 @@ from rattler import VersionSpec
 from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.environment import Entry, Environment, PipSection
 from envls.core.findings import Edit
+from envls.core.pace import paced
 from envls.core.pip.lines import PipLine, parse_pip_line
 from envls.core.pip.mapping import PypiMapping, mapping
 
@@ -89,7 +90,7 @@ def conda_items(env: Environment) -> tuple[CondaItem, ...]:
 
 def _conda_items(env: Environment) -> tuple[CondaItem, ...]:
     items = []
-    for entry in env.conda:
+    for entry in paced(env.conda):
         parsed = entry.parsed
         if parsed.spec is not None and parsed.name is not None and not parsed.name.startswith("__"):
             items.append(CondaItem(entry, parsed))

@@ -1,0 +1,99 @@
+"""A large document's analysis gives way to small ones and stops when superseded (envls.core.pace,
+envls.lsp.pacing), with real threads and the real analysis."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from envls.core import pace
+from envls.core.analysis import analyze
+from envls.lsp.pacing import LARGE, Pacer
+
+BIG = "name: big\ndependencies:\n" + "".join(f"  - pkg{i}=1.{i % 50}\n" for i in range(30_000))
+
+
+def test_no_hook_no_change() -> None:
+    items = list(range(5000))
+    assert pace.paced(items) is items  # `envls check` and tests pay nothing
+    events = iter(items)
+    assert pace.ticking(events) is events
+
+
+def test_the_hook_is_called_every_few_hundred_items() -> None:
+    calls: list[int] = []
+    with pace.pacing(lambda: calls.append(1)):
+        assert list(pace.paced(list(range(2000)))) == list(range(2000))
+        assert list(pace.paced([1, 2, 3])) == [1, 2, 3]  # few items: no checkpoint
+    assert len(calls) == -(-2000 // pace.EVERY)
+    assert pace.current_hook() is None
+
+
+def test_a_superseded_analysis_stops_and_nothing_swallows_it() -> None:
+    """`Superseded` is no Exception: the stages' `except Exception` (a failing stage must not take the others
+    down) lets it through, and the analysis ends at the next checkpoint."""
+    assert len(BIG) > LARGE
+    superseded = threading.Event()
+    superseded.set()
+    started = time.perf_counter()
+    with pytest.raises(pace.Superseded), Pacer().analysing(BIG, superseded):
+        analyze(BIG)
+    assert time.perf_counter() - started < 0.5  # a full analysis of BIG takes several times that
+
+
+def test_a_large_analysis_waits_while_a_small_one_runs() -> None:
+    pacer = Pacer()
+    small_running, small_done = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def small() -> None:
+        with pacer.analysing("name: small\n", threading.Event()):
+            small_running.set()
+            small_done.wait(5)
+            order.append("small done")
+
+    def large() -> None:
+        small_running.wait(5)
+        with pacer.analysing(BIG, threading.Event()):
+            analyze(BIG)
+        order.append("large done")
+
+    threads = [threading.Thread(target=small), threading.Thread(target=large)]
+    for thread in threads:
+        thread.start()
+    small_running.wait(5)
+    time.sleep(0.3)  # the large one has reached a checkpoint by now, and waits there
+    assert order == []
+    small_done.set()
+    for thread in threads:
+        thread.join(30)
+    assert order == ["small done", "large done"]
+
+
+def test_a_large_analysis_is_never_starved() -> None:
+    """Steady small analyses (typing in another file) hold it at most MAX_WAIT per checkpoint."""
+    from envls.lsp import pacing
+
+    pacer = Pacer()
+    stop = threading.Event()
+
+    def typing() -> None:
+        while not stop.is_set():
+            with pacer.analysing("name: small\n", threading.Event()):
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=typing)
+    thread.start()
+    try:
+        old = pacing.MAX_WAIT
+        pacing.MAX_WAIT = 0.01
+        started = time.perf_counter()
+        with pacer.analysing(BIG, threading.Event()):
+            analyze(BIG)
+        assert time.perf_counter() - started < 30
+    finally:
+        pacing.MAX_WAIT = old
+        stop.set()
+        thread.join()
