@@ -3,6 +3,7 @@ envls.lsp.pacing), with real threads and the real analysis."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -97,3 +98,23 @@ def test_a_large_analysis_is_never_starved() -> None:
         pacing.MAX_WAIT = old
         stop.set()
         thread.join()
+
+
+async def test_an_edit_of_a_large_document_during_its_analysis(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The server: the analysis of version 1 is superseded by version 2 (it stops at a checkpoint), version 2
+    is published with its findings, version 1 never is, and the server keeps serving."""
+    from lsp_support import VSCODE, codes, session
+    from lsprotocol import types
+
+    uri = (tmp_path / "environment.yml").as_uri()
+    big = "name: big\ndependencies:\n" + "".join(f"  - pkg{i}\n" for i in range(60_000))
+    async with session(VSCODE, tmp_path, initialization_options={"channelChecks": False}) as client:
+        client.open(uri, big)
+        await asyncio.sleep(0.3)  # its analysis is under way
+        version = client.replace_all(uri, big + "  - numpy=>1.2\n")
+        published = await client.wait_for_publish(uri, version, timeout=60)
+        assert "suspicious-spec" in codes(published.diagnostics)
+        assert [p.version for p in client.publications(uri)] == [version]
+        symbols = await client.ask(client.text_document_document_symbol_async(
+            types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=uri))), timeout=30)
+        assert symbols

@@ -157,7 +157,11 @@ class EnvlsServer(LanguageServer):
                                       encoding: Encoding) -> tuple[Analysis, list[types.Diagnostic]]:
         running = self.running.get(uri)
         if running is not None and not running.done():
-            await asyncio.wait([asyncio.wrap_future(running)])
+            previous = asyncio.wrap_future(running)
+            await asyncio.wait([previous])
+            if not previous.cancelled():
+                previous.exception()  # retrieved: a superseded analysis that stopped early is no error
+            del previous
         superseded = self.superseded[uri] = threading.Event()
         work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding, superseded)
         self.running[uri] = work
