@@ -21,6 +21,7 @@ T = TypeVar("T")
 # A CEP 24 / conda-build selector comment after an entry: "- pywin32  # [win]".
 _SELECTOR = re.compile(r"#\s*\[([^\]]+)\]")
 _SEL_KEY = re.compile(r"^sel\((.*)\)$")
+_STR = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,8 @@ def _entries(document: Document, node: Node | None) -> list[Entry]:
     entries = []
     for item in node.items:
         item = item.resolved()
-        if item.kind == "scalar" and not item.is_null and item.scalar_tag() == "tag:yaml.org,2002:str":
-            entry = _string_entry(document, item)
-            if entry is not None:
-                entries.append(entry)
+        if item.kind == "scalar" and item.scalar_tag() == _STR:  # a string is never null
+            entries.append(Entry(item.value, item, _selector_after(document, item)))
     return entries
 
 
@@ -144,11 +143,8 @@ def environment_of(document: Document) -> Environment:
     for item in paced(deps.items):
         item = item.resolved()
         if item.kind == "scalar":
-            if item.is_null or item.scalar_tag() != "tag:yaml.org,2002:str":
-                continue
-            entry = _string_entry(document, item)
-            if entry is not None:
-                env.conda.append(entry)
+            if item.scalar_tag() == _STR:  # one look at the tag per entry: a string is never null
+                env.conda.append(Entry(item.value, item, _selector_after(document, item)))
         elif item.kind == "map":
             for key, value in item.pairs:
                 condition = selector_key(key)

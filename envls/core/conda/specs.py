@@ -49,10 +49,11 @@ class ParsedSpec:
             name = spec.name
             if name is not None:
                 self.name = str(name.normalized)
-            if spec.version is not None:
-                self.version = str(spec.version)
-            if spec.build is not None:
-                self.build = str(spec.build)
+            version, build = spec.version, spec.build  # each a call into py-rattler: asked once
+            if version is not None:
+                self.version = str(version)
+            if build is not None:
+                self.build = str(build)
         self._strict: tuple[str | None] | None = None
         self._channel: tuple[str | None] | None = None
 
