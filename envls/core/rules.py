@@ -174,6 +174,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
     seen = _FirstSeen()
     builds = _pinned_builds(env)
     strip_all = _strip_builds_fix(builds)
+    strip_all_fixes = (strip_all,) if strip_all is not None else ()
     for entry in paced(env.conda):
         parsed = entry.parsed
         invalid = invalid_reason(parsed)
@@ -188,18 +189,14 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
                 if odd.replacement else ()
             yield Finding("suspicious-spec", Severity.WARNING, odd.message, span_of(entry), fixes=fixes)
         pinned = builds.get(id(entry))
-        if pinned is not None:
-            _, build, stripped = pinned
-            build_fixes: list[Fix] = []
-            if stripped:
-                build_fixes.append(Fix("Remove this build string", (Edit(entry.start, entry.end, stripped),)))
-            if strip_all is not None:
-                build_fixes.append(strip_all)
+        if pinned is not None:  # every line of an exported file: kept lean
+            _, build, edit = pinned
             yield Finding(
                 "pinned-build", Severity.INFORMATION,
                 f"build `{build}` is an exact build from `conda env export`: the file will not solve on another "
                 "platform; drop build strings (`conda env export --no-builds`) for a portable file",
-                span_of(entry), fixes=tuple(build_fixes),
+                Span(entry.node.start, entry.node.end),
+                fixes=(Fix("Remove this build string", (edit,)), *strip_all_fixes) if edit else strip_all_fixes,
             )
         name = parsed.name
         if name is None:
@@ -217,19 +214,22 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
         seen.add(name, entry)
 
 
-def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, str | None]]:
-    """For each entry (by id, in file order) that pins an exact build: the build, and the spec without it."""
-    found: dict[int, tuple[Entry, str, str | None]] = {}
+def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, Edit | None]]:
+    """For each entry (by id, in file order) that pins an exact build: the build, and the edit that removes
+    it (None when the spec cannot be written without it)."""
+    found: dict[int, tuple[Entry, str, Edit | None]] = {}
     for entry in paced(env.conda):
         parsed = entry.parsed
         build = pinned_build(parsed) if parsed.error is None else None
         if build is not None and not is_noarch_build(build):  # a noarch build installs everywhere
-            found[id(entry)] = (entry, build, without_build(entry.text))
+            stripped = without_build(entry.text)
+            edit = Edit(entry.node.start, entry.node.end, stripped) if stripped else None
+            found[id(entry)] = (entry, build, edit)
     return found
 
 
-def _strip_builds_fix(builds: dict[int, tuple[Entry, str, str | None]]) -> Fix | None:
-    edits = [Edit(entry.start, entry.end, stripped) for entry, _, stripped in builds.values() if stripped]
+def _strip_builds_fix(builds: dict[int, tuple[Entry, str, Edit | None]]) -> Fix | None:
+    edits = [edit for _, _, edit in builds.values() if edit is not None]
     if not edits:
         return None
     return Fix("Remove all build strings (as `conda env export --no-builds`)", tuple(edits))

@@ -96,6 +96,8 @@ def stdlib_backport(env: Environment) -> Iterator[Finding]:
     """A pip backport of a standard module that every Python the file allows already has (`typing` on
     3.7+, `enum34` on 3.6+, `dataclasses` on 3.7+, ...). Requirements behind an environment marker are
     left alone: the marker is how a file installs a backport only where it is needed."""
+    if not env.pip:
+        return
     floor = _python_floor(env)
     if floor is None:
         return

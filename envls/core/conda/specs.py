@@ -236,7 +236,7 @@ _NOARCH_BUILD = re.compile(r"^(?:pyh[0-9a-f]*|py)_\d+$")
 
 def is_noarch_build(build: str) -> bool:
     """True for the build strings conda-build gives noarch packages (`pyhd8ed1ab_0`, `py_0`)."""
-    return bool(_NOARCH_BUILD.match(build))
+    return build.startswith(("pyh", "py_")) and bool(_NOARCH_BUILD.match(build))
 
 
 def pinned_build(parsed: ParsedSpec) -> str | None:
