@@ -944,7 +944,7 @@ def measure_pip(samples: int) -> Row:
     from pip_resolution import measure
 
     from envls.lsp.diagnostics import SOLVE_DELAY
-    from envls.pypi.resolve import uv_binary
+    from envls.pypi.uvbin import uv_binary
 
     row = Row("pip resolve, 20 reqs (warm)", "p95 <= 2 s", limits={"p95": 2000.0})
     if uv_binary() is None:

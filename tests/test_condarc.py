@@ -8,14 +8,12 @@ from types import MappingProxyType
 import pytest
 import rattler
 
-from envls.channels.condarc import (
-    CondaConfig,
+from envls.channels.condarc import CondaConfig, condarc_paths, load_config
+from envls.channels.names import (
     ResolvedChannel,
     builtin_default_channels,
-    condarc_paths,
     default_channel_alias,
     effective_channels,
-    load_config,
     resolve_channel,
 )
 from envls.core.conda.specs import parse_spec

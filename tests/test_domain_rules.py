@@ -219,7 +219,7 @@ def test_every_knowledge_entry_names_a_source() -> None:
 def test_published_exact_pins() -> None:
     from types import SimpleNamespace
 
-    from envls.core.conda.domain_rules import published_exact_pins
+    from envls.core.conda.split_packages import published_exact_pins
 
     analysis = run("name: t\ndependencies:\n  - sysroot_linux-64==2.17\n  - numpy==1.11\n  - six==1.16.0\n")
     records = {"sysroot_linux-64": (SimpleNamespace(version="2.17"),),

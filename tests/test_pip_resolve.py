@@ -24,8 +24,9 @@ from envls.core.pip.resolution_rules import PIP_RESOLUTION_CODES, lens_title, wi
 from envls.core.solve.facts import PlatformSolve, SolvedPackage, SolveFacts
 from envls.pypi.config import PipConfig
 from envls.pypi.index import IndexClient
-from envls.pypi.resolve import PipResolver, requests_for, uv_binary
+from envls.pypi.resolve import PipResolver, requests_for
 from envls.pypi.service import PipService
+from envls.pypi.uvbin import uv_binary
 
 pytestmark = pytest.mark.skipif(uv_binary() is None, reason="uv is not installed")
 
@@ -340,7 +341,7 @@ def test_uv_is_looked_up_once_and_a_failing_lookup_means_no_uv(monkeypatch: pyte
 
     import uv
 
-    from envls.pypi import resolve
+    from envls.pypi import uvbin
 
     calls: list[int] = []
 
@@ -348,10 +349,10 @@ def test_uv_is_looked_up_once_and_a_failing_lookup_means_no_uv(monkeypatch: pyte
         calls.append(1)
         raise TypeError('can only concatenate str (not "NoneType") to str')
 
-    monkeypatch.setattr(resolve, "_uv_found", None)
+    monkeypatch.setattr(uvbin, "_uv_found", None)
     monkeypatch.setattr(uv, "find_uv_bin", broken)
     results: list[str | None] = []
-    threads = [threading.Thread(target=lambda: results.append(resolve.uv_binary())) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(uvbin.uv_binary())) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -20,7 +20,7 @@ from lsprotocol import types
 from test_pip_resolve import populate
 from test_solve_lsp import OPTIONS, lenses, make_refresh_client
 
-from envls.pypi.resolve import uv_binary
+from envls.pypi.uvbin import uv_binary
 
 pytestmark = [
     pytest.mark.skipif(not CHANNELS.is_dir(), reason="the shared channel snapshots are not here"),

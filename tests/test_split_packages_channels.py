@@ -1,6 +1,6 @@
 """Split packages confirmed by channel data: the records of real repodata snapshots (../shared/data/channels,
 served over HTTP on 127.0.0.1 by tests/channel_server.py) show that a package depends on its `-base`/`py-`/`lib`
-part at its own version; the conda/pip rules then see the part as the distribution (envls/core/conda/domain_rules.py,
+part at its own version; the conda/pip rules then see the part as the distribution (envls/core/conda/split_packages.py,
 ``confirmed_splits`` and ``split_package_findings``)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from envls.channels.service import ChannelService
 from envls.channels.store import ChannelStore
 from envls.core.analysis import Analysis
 from envls.core.conda.channel_facts import ChannelFacts
-from envls.core.conda.domain_rules import confirmed_splits, split_wholes
+from envls.core.conda.split_packages import confirmed_splits, split_wholes
 from envls.core.findings import Severity
 
 pytestmark = pytest.mark.skipif(not CHANNELS.is_dir(), reason="the shared channel snapshots are not here")

@@ -46,8 +46,9 @@ from envls.actions.prefix import (
 )
 from envls.actions.request import ActionError, Cancelled, CancelToken, CreateRequest, Reporter, Result, result_for
 from envls.actions.target import Target
-from envls.channels.condarc import CondaConfig, effective_channels, load_config, resolve_channel
+from envls.channels.condarc import CondaConfig, load_config
 from envls.channels.gateway import shared_gateways
+from envls.channels.names import effective_channels, resolve_channel
 from envls.channels.store import default_cache_dir
 from envls.core.conda.specs import parse_spec
 

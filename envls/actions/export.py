@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envls.actions.request import ActionError
-from envls.channels.condarc import DEFAULTS, CondaConfig, resolve_channel
+from envls.channels.condarc import DEFAULTS, CondaConfig
+from envls.channels.names import resolve_channel
 from envls.core.conda.drift import InstalledPackage
 from envls.core.conda.specs import parse_spec
 from envls.core.workflow.export_text import Exported

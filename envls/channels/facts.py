@@ -14,10 +14,10 @@ from typing import Any
 
 from rattler import Subdir
 
-from envls.channels.condarc import ResolvedChannel
+from envls.channels.names import ResolvedChannel
 from envls.channels.store import ChannelStore, SubdirInfo
 from envls.core.conda.channel_facts import MAX_CHANNELS, ChannelFacts, ChannelState
-from envls.core.conda.domain_rules import split_wholes
+from envls.core.conda.split_packages import split_wholes
 from envls.core.environment import Environment
 
 

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from envls.channels.condarc import NODEFAULTS, CondaConfig, ResolvedChannel, effective_channels, resolve_channel
+from envls.channels.condarc import CondaConfig
 from envls.channels.facts import gather, spec_names, target_platforms
+from envls.channels.names import NODEFAULTS, ResolvedChannel, effective_channels, resolve_channel
 from envls.channels.store import ChannelStore
 from envls.core.conda.channel_facts import MAX_CHANNELS, ChannelFacts
 from envls.core.environment import Environment

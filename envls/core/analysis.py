@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 
 from envls.core.conda.channel_facts import ChannelFacts
 from envls.core.conda.channel_rules import channel_findings
-from envls.core.conda.domain_rules import DOMAIN_RULES, published_exact_pins
+from envls.core.conda.domain_rules import DOMAIN_RULES
+from envls.core.conda.split_packages import published_exact_pins
 from envls.core.document import LINE_LIMIT, Document, parse
 from envls.core.environment import Environment, environment_of
 from envls.core.findings import Finding, Related, Severity, Span

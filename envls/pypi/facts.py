@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from envls.core.conda.domain_rules import metadata_wanted
+from envls.core.conda.companions import metadata_wanted
 from envls.core.environment import Environment
 from envls.core.pip.facts import (
     IndexFacts,

@@ -47,6 +47,7 @@ from envls.core.pip.rules import MAX_INCLUDE_DEPTH
 from envls.core.pip.section import conda_items, index_requirements, pip_items, python_pin
 from envls.core.solve.facts import SolveFacts
 from envls.pypi.config import IndexPlan
+from envls.pypi.uvbin import uv_binary
 
 try:
     import tomllib
@@ -204,33 +205,6 @@ def requests_for(env: Environment, plan: IndexPlan, platforms: Sequence[str], so
                                        plan.pre, python, tuple(sorted(preferences.items())), conda_solved, skip,
                                        tuple(constraints)))
     return requests
-
-
-_UV_LOCK = threading.Lock()
-_uv_found: tuple[str | None] | None = None
-
-
-def uv_binary() -> str | None:
-    """The uv executable of the `uv` package installed with envls; None without it. Looked up once, under a
-    lock: `uv.find_uv_bin` reads `sysconfig`, whose first use is not thread-safe before Python 3.12 (a
-    second thread saw `get_config_var("EXE")` as None while the first was filling it in)."""
-    global _uv_found
-    with _UV_LOCK:
-        if _uv_found is None:
-            _uv_found = (_find_uv(),)
-        return _uv_found[0]
-
-
-def _find_uv() -> str | None:
-    try:
-        from uv import find_uv_bin
-    except ImportError:
-        return None
-    try:
-        return str(find_uv_bin())
-    except Exception as err:  # a third party's lookup: whatever it raises, there is no uv to run
-        log.warning("the uv executable was not found (%s); the pip section is not resolved", err)
-        return None
 
 
 class PipResolver:

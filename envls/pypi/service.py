@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from envls.core.conda.domain_rules import metadata_wanted
+from envls.core.conda.companions import metadata_wanted
 from envls.core.environment import Environment
 from envls.core.pip.facts import IndexFacts, release_key
 from envls.core.pip.mapping import canonical

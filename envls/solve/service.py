@@ -27,8 +27,8 @@ from typing import Any
 from rattler import ChannelPriority, GenericVirtualPackage
 from rattler.exceptions import SolverError
 
-from envls.channels.condarc import ResolvedChannel, effective_channels, resolve_channel
 from envls.channels.facts import host_subdir
+from envls.channels.names import ResolvedChannel, effective_channels, resolve_channel
 from envls.channels.service import ChannelService, Plan
 from envls.compat.rattler import solve_timed_out
 from envls.core.conda.channel_facts import MAX_CHANNELS

@@ -329,3 +329,10 @@ def iter_requirement_pairs(items: Sequence[PipItem]) -> Iterator[tuple[PipItem, 
             if a is None or b is None or str(a.marker or "") != str(b.marker or ""):
                 continue
             yield earlier, later
+
+
+def includes_files(env: Environment) -> bool:
+    """True when the pip section reads other requirement files (`-r`, `-c`), whose contents the fast stage does
+    not see."""
+    return any(i.line.kind == "option" and i.line.long_option in ("--requirement", "--constraint")
+               for i in pip_items(env))

@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 
 from envls.core.analysis import Analysis, AnalysisOptions, add_findings
 from envls.core.conda.channel_facts import ChannelFacts
-from envls.core.conda.domain_rules import companion_findings, split_package_findings
+from envls.core.conda.companions import companion_findings
+from envls.core.conda.split_packages import split_package_findings
 from envls.core.findings import Finding
 from envls.core.pip.facts import IndexFacts
 from envls.core.pip.rules import (
