@@ -32,8 +32,8 @@ import pytest
 EDITORS = Path(__file__).parent / "editors"
 # ENVLS_TEST_SERVER_CMD (a JSON list) runs another server command, e.g. an installed `envls serve`.
 SERVER_CMD = json.loads(os.environ.get("ENVLS_TEST_SERVER_CMD") or "null") or [sys.executable, "-m", "envls", "serve"]
-WAIT_MS = 20_000  # the bound of each wait inside the editor scripts
-RUN_TIMEOUT = 90  # seconds for a whole editor run; a hang fails the test instead of CI
+WAIT_MS = 40_000  # the bound of each wait inside the editor scripts (generous: CI machines are loaded)
+RUN_TIMEOUT = 180  # seconds for a whole editor run; a hang fails the test instead of CI
 
 # 0-based lines: 5 is the python line, 7 the `pip:` key.
 ENVIRONMENT = """\
