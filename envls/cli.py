@@ -193,14 +193,11 @@ async def _check_all(args: argparse.Namespace) -> int:
             diags = diagnostics(findings, index, "utf-16", Path(path).resolve().as_uri())
             report.append({"path": path, "diagnostics": converters.get_converter().unstructure(diags)})
         else:
-            starts, size = index.line_starts, len(index.text)
             lines = []
             for finding in findings:
-                offset = max(0, min(finding.span.start, size))
-                line = index.line_of(offset)  # columns in characters, as index.position counts them
+                pos = index.position(finding.span.start)
                 message = finding.message.replace("\n", " ")
-                lines.append(f"{path}:{line + 1}:{offset - starts[line] + 1}: {finding.severity.label} {finding.code} "
-                             f"{message}\n")
+                lines.append(f"{path}:{pos.line + 1}:{pos.column + 1}: {finding.severity.label} {finding.code} {message}\n")
             sys.stdout.write("".join(lines))
     if args.format == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")

@@ -118,3 +118,15 @@ async def test_an_edit_of_a_large_document_during_its_analysis(tmp_path) -> None
         symbols = await client.ask(client.text_document_document_symbol_async(
             types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=uri))), timeout=30)
         assert symbols
+
+
+def test_closing_a_document_stops_its_running_analysis() -> None:
+    from envls.lsp.state import EnvlsServer
+
+    server = EnvlsServer()
+    try:
+        running = server.superseded["file:///big/environment.yml"] = threading.Event()
+        server.forget("file:///big/environment.yml")
+        assert running.is_set() and "file:///big/environment.yml" not in server.superseded
+    finally:
+        server.analysis_pool.shutdown(wait=False)

@@ -58,8 +58,9 @@ class LineIndex:
         offset = max(0, min(offset, len(self.text)))
         line = self.line_of(offset)
         start = self.line_starts[line]
-        prefix = self.text[start:offset]
-        return Position(line, _units(prefix, encoding))
+        if encoding == "utf-32":
+            return Position(line, offset - start)  # code points: no slice to count
+        return Position(line, _units(self.text[start:offset], encoding))
 
     def offset(self, line: int, column: int, encoding: Encoding = "utf-32") -> int:
         """The offset of (line, column); columns past the end clamp to the line's end."""

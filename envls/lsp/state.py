@@ -206,6 +206,9 @@ class EnvlsServer(LanguageServer):
         if inflight is not None:
             inflight[1].cancel()
         self.running.pop(uri, None)
+        stale = self.superseded.pop(uri, None)
+        if stale is not None:
+            stale.set()  # a large document's analysis still running stops at its next checkpoint
 
     def show_problems(self, problems: tuple[str, ...]) -> None:
         for problem in problems:
