@@ -6,7 +6,6 @@ This is a tolerant view over the tree: entries of the wrong type are left out he
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,23 +23,27 @@ _SEL_KEY = re.compile(r"^sel\((.*)\)$")
 _STR = "tag:yaml.org,2002:str"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)  # a value, not frozen for speed (see findings.py)
 class Entry:
     """A string in one of the file's lists, with where it is and the selector it is under."""
 
     text: str
     node: Node
     selector: str | None = None
+    _parsed: ParsedSpec | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def start(self) -> int:
         return self.node.start
 
-    @functools.cached_property
+    @property
     def parsed(self) -> ParsedSpec:
         """The entry read as a conda spec, parsed once per document version (every rule asks this; after the
-        first, a plain attribute read)."""
-        return parse_spec(self.text)
+        first, a slot read: `functools.cached_property` takes a lock on every read before Python 3.12)."""
+        parsed = self._parsed
+        if parsed is None:
+            parsed = self._parsed = parse_spec(self.text)
+        return parsed
 
     @property
     def end(self) -> int:

@@ -17,7 +17,7 @@ Encoding = Literal["utf-8", "utf-16", "utf-32"]
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # a value, not frozen for speed (see findings.py)
 class Position:
     """A zero-based line and a column in some encoding's units."""
 

@@ -53,7 +53,7 @@ class PipItem:
         return self.entry.text.strip()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)  # one per conda entry: a value, not frozen for speed (see findings.py)
 class CondaItem:
     entry: Entry
     parsed: ParsedSpec
