@@ -40,6 +40,14 @@ def test_text_output(project: Path) -> None:
     assert lines[1].startswith("environment.yml:4:5: warning pip-not-listed ")
 
 
+def test_text_output_columns_in_code_points(tmp_path: Path) -> None:
+    """Lines and columns from the line starts: `\r\n` ends a line, and a column counts code points."""
+    (tmp_path / "environment.yml").write_bytes(
+        "name: é😀\r\ndependencies: [\"é😀\", python==3.9]\r\n".encode())
+    result = run("check", "environment.yml", cwd=tmp_path)
+    assert "environment.yml:2:22: warning suspicious-spec " in result.stdout, result.stdout
+
+
 def test_json_output_is_lsp(project: Path) -> None:
     result = run("check", "--format", "json", "environment.yml", cwd=project)
     report = json.loads(result.stdout)

@@ -95,3 +95,10 @@ def test_line_index(text: str, offset: int, utf16: tuple[int, int], utf8: tuple[
     assert (pos8.line, pos8.column) == utf8
     assert index.offset(*utf16, "utf-16") == offset
     assert index.offset(*utf8, "utf-8") == offset
+
+
+@pytest.mark.parametrize("text", ["", "\n", "a", "a\n", "a\nb", "\n\n", "a\r\nb\rc\n", "x\r", "ab\ncd\n\nef", "é😀\nx"])
+def test_line_starts_every_line_break(text: str) -> None:
+    """The `\\n`-only fast path and the pattern for `\\r\\n`/`\\r` give the same line starts."""
+    expected = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n" or (ch == "\r" and text[i + 1:i + 2] != "\n")]
+    assert LineIndex(text).line_starts == expected

@@ -149,3 +149,19 @@ def test_default_is_reported_without_channel_data_with_a_fix() -> None:
     assert analysis.document.text[finding.span.start:finding.span.end] == "default"
     (fix,) = finding.fixes
     assert fix.preferred and [e.new_text for e in fix.edits] == ["defaults"]
+
+
+@pytest.mark.parametrize(("spec", "stripped"), [
+    ("numpy=1.2=py39_0", "numpy=1.2"),
+    ("  numpy=1.2=py39_0  ", "numpy=1.2"),
+    ("a==1=b", "a==1"),  # the build after the last `=`, as conda env export writes
+    ("numpy 1.2 py39_0", "numpy=1.2"),
+    ("=1=2", None),
+    ("a=1=", None),
+    ("a==b", None),
+    ("a=1 =b", None),
+])
+def test_without_build(spec: str, stripped: str | None) -> None:
+    from envls.core.conda.specs import without_build
+
+    assert without_build(spec) == stripped

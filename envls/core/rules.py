@@ -155,19 +155,17 @@ class _FirstSeen:
         self.unconditional: dict[str, Entry] = {}
         self.by_selector: dict[tuple[str, str], Entry] = {}
 
-    def first_overlapping(self, name: str, selector: str | None) -> Entry | None:
-        """The earliest entry of ``name`` whose selector can hold together with ``selector``."""
+    def first_overlapping(self, name: str, entry: Entry) -> Entry | None:
+        """The earliest entry before ``entry`` of ``name`` whose selector can hold together with ``entry``'s;
+        then ``entry`` is recorded (one call per entry: a large file has 100,000)."""
+        selector = entry.selector
+        first = self.any.setdefault(name, entry)
         if selector is None:
-            return self.any.get(name)
-        candidates = [e for e in (self.unconditional.get(name), self.by_selector.get((name, selector))) if e is not None]
-        return min(candidates, key=lambda e: e.start) if candidates else None
-
-    def add(self, name: str, entry: Entry) -> None:
-        self.any.setdefault(name, entry)
-        if entry.selector is None:
             self.unconditional.setdefault(name, entry)
-        else:
-            self.by_selector.setdefault((name, entry.selector), entry)
+            return first if first is not entry else None
+        by_selector = self.by_selector.setdefault((name, selector), entry)
+        candidates = [e for e in (self.unconditional.get(name), by_selector) if e is not None and e is not entry]
+        return min(candidates, key=lambda e: e.start) if candidates else None
 
 
 def conda_specs(env: Environment) -> Iterator[Finding]:
@@ -177,7 +175,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
     strip_all_fixes = (strip_all,) if strip_all is not None else ()
     for entry in paced(env.conda):
         parsed = entry.parsed
-        invalid = invalid_reason(parsed)
+        invalid = invalid_reason(parsed) if parsed.error is not None else None
         if invalid is not None:
             fixes = (Fix(invalid.fix_title or "Fix", (Edit(entry.start, entry.end, invalid.replacement),), True),) \
                 if invalid.replacement else ()
@@ -201,7 +199,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
         name = parsed.name
         if name is None:
             continue
-        first = seen.first_overlapping(name, entry.selector)
+        first = seen.first_overlapping(name, entry)
         if first is not None:
             yield Finding(
                 "duplicate-package", Severity.WARNING,
@@ -211,7 +209,6 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
                 related=(Related(span_of(first), f"`{name}` is first listed here"),),
                 fixes=(Fix(f"Remove this `{name}` line", (line_removal(env, entry),)),),
             )
-        seen.add(name, entry)
 
 
 def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, Edit | None]]:

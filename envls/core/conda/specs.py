@@ -20,7 +20,6 @@ _WILDCARD_AFTER_EQ = re.compile(r"^(?P<head>\s*[^\s=<>!~]+\s*=)(?P<version>[0-9]
 # scan to the end of the line (quadratic).
 _RANGE_WILDCARD = re.compile(r"(?P<op>>=|<=|>|<|!=)\s*(?P<version>[0-9][^,|\s*<>=!~]*?)\.\*")
 _REVERSED_OPERATOR = re.compile(r"=>|=<")
-_BUILD_EXPORT = re.compile(r"^(?P<keep>\s*\S+?=[^=\s]+)=[^=\s]+\s*$")
 _BUILD_SPACED = re.compile(r"^(?P<name>\s*[^\s=<>!~]+)\s+(?P<version>[^\s=<>!~][^\s]*)\s+(?P<build>\S+)\s*$")
 _BUILD_GLOB = re.compile(r"[*?\[\]]")
 _VERSION_RANGE = re.compile(r"[*<>!,|~]")
@@ -251,9 +250,11 @@ def pinned_build(parsed: ParsedSpec) -> str | None:
 
 def without_build(text: str) -> str | None:
     """The spec text with its exact build string removed, as `conda env export --no-builds` writes it."""
-    match = _BUILD_EXPORT.match(text)
-    if match:
-        return match.group("keep").strip()
+    spec = text.strip()
+    if len(spec.split(None, 1)) == 1:  # `name=version=build`, as `conda env export` writes (code: no pattern)
+        keep, equals, build = spec.rpartition("=")
+        head, equals_too, version = keep.rpartition("=")
+        return keep if equals and build and equals_too and version and head else None
     match = _BUILD_SPACED.match(text)
     if match:
         return f"{match.group('name').strip()}={match.group('version')}"
