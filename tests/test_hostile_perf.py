@@ -77,6 +77,27 @@ def test_duplicate_lines_by_dictionary() -> None:
     assert len(found) == 19_999 and {code for code, _ in found} == {"duplicate-package"}
 
 
+def test_messages_quote_long_lines_briefly(tmp_path: Path) -> None:
+    """A 9,000-character spec quoted by 2,000 duplicates (and by its own findings): each quote is shortened,
+    each message bounded, in the analysis and in `envls check`'s report (it printed 200 MB at 20,000)."""
+    from envls.core.findings import MESSAGE_LIMIT, QUOTE_LIMIT
+
+    long_spec = "numpy" + ">=1" * 3000
+    text = f"name: x\ndependencies:\n  - {long_spec}\n  - x{'[' * 9000}\n" + "  - numpy\n" * 2000
+    analysis = analyze(text)
+    messages = [f.message for f in analysis.findings] + [r.message for f in analysis.findings for r in f.related]
+    assert len(analysis.findings) >= 2001
+    assert all(len(m) <= MESSAGE_LIMIT for m in messages)
+    assert all(len(part) <= QUOTE_LIMIT for m in messages for part in m.split("`")[1:-1:2])
+    duplicate = next(f for f in analysis.findings if f.code == "duplicate-package")
+    assert f"`{long_spec[:60]}" in duplicate.message and "…`" in duplicate.message
+    path = tmp_path / "environment.yml"
+    path.write_text(text)
+    status, out = check(path, "--no-solve")
+    assert status == 1 and len(out) < 2001 * (MESSAGE_LIMIT + 200)
+    assert max(len(line) for line in out.splitlines()) < MESSAGE_LIMIT + 200
+
+
 def test_line_too_long_is_reported_once_and_not_analysed() -> None:
     text = "name: x\ndependencies:\n  - numpy\n  - " + "x[" * 100_000 + "\n  - scipy\n"
     found = timed_codes(text)

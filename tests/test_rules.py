@@ -165,3 +165,14 @@ def test_without_build(spec: str, stripped: str | None) -> None:
     from envls.core.conda.specs import without_build
 
     assert without_build(spec) == stripped
+
+
+def test_clipped_messages() -> None:
+    from envls.core.findings import MESSAGE_LIMIT, QUOTE_LIMIT, clipped
+
+    short = "`numpy` is listed twice"
+    assert clipped(short) is short
+    long_quote = "`" + "a" * 500 + "` is odd; write `b`"
+    assert clipped(long_quote) == "`" + "a" * (QUOTE_LIMIT - 1) + "…` is odd; write `b`"
+    unpaired = "an odd ` backquote and " + "c" * 5000
+    assert len(clipped(unpaired)) == MESSAGE_LIMIT and clipped(unpaired).endswith("…")

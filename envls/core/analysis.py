@@ -17,7 +17,7 @@ from envls.core.conda.domain_rules import DOMAIN_RULES
 from envls.core.conda.split_packages import published_exact_pins
 from envls.core.document import LINE_LIMIT, Document, parse
 from envls.core.environment import Environment, environment_of
-from envls.core.findings import Finding, Related, Severity, Span
+from envls.core.findings import Finding, Related, Severity, Span, with_clipped_messages
 from envls.core.pip.rules import FAST_PIP_RULES
 from envls.core.rules import FAST_RULES, unknown_keys
 from envls.core.schema import validate
@@ -182,6 +182,9 @@ def _rules(document: Document, environment: Environment) -> Iterable[Finding]:
 
 
 def _suppressed(document: Document, findings: list[Finding], options: AnalysisOptions) -> list[Finding]:
+    """The findings that no suppression comment or disabled code turns off, their messages clipped (every
+    stage's findings pass through here)."""
+    findings = [with_clipped_messages(f) for f in findings]
     file_codes: set[str] = set(options.disabled_codes)
     line_codes: dict[int, set[str]] = {}
     if "envls:" in document.text:

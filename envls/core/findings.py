@@ -73,3 +73,38 @@ class Finding:
 
 
 SOURCE = "envls"
+
+
+# A message quotes the document (`numpy>=1>=1...`), and a line may be 10,000 characters long: each quoted
+# part is shown up to QUOTE_LIMIT characters, and the whole message up to MESSAGE_LIMIT. Without that, a
+# file with 20,000 duplicates of a 10,000-character spec printed 200 MB.
+QUOTE_LIMIT = 120
+MESSAGE_LIMIT = 1000
+
+
+def brief(quoted: str) -> str:
+    """Document text to quote in a message, at most QUOTE_LIMIT characters (`its start…`): for a rule that
+    quotes one line in many findings (a duplicate's first line), so the long text is never built."""
+    return quoted if len(quoted) <= QUOTE_LIMIT else quoted[:QUOTE_LIMIT - 1].rstrip() + "…"
+
+
+def clipped(message: str) -> str:
+    """``message`` with each backquoted part longer than QUOTE_LIMIT shortened (`its start…`), and at most
+    MESSAGE_LIMIT characters in all; a short message is returned as it is."""
+    if len(message) <= QUOTE_LIMIT:
+        return message
+    parts = message.split("`")
+    for i in range(1, len(parts) - 1, 2):  # the parts between a pair of backquotes
+        if len(parts[i]) > QUOTE_LIMIT:
+            parts[i] = brief(parts[i])
+    message = "`".join(parts)
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 1].rstrip() + "…"
+
+
+def with_clipped_messages(finding: Finding) -> Finding:
+    """The finding, or a copy whose message and related messages are clipped (see `clipped`)."""
+    message = clipped(finding.message)
+    related = tuple(r if (m := clipped(r.message)) is r.message else Related(r.span, m) for r in finding.related)
+    if message is finding.message and all(a is b for a, b in zip(related, finding.related, strict=True)):
+        return finding
+    return Finding(finding.code, finding.severity, message, finding.span, related, finding.fixes, finding.tags)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from envls.core.conda.specs import invalid_reason, is_noarch_build, pinned_build, suspicious, without_build
 from envls.core.document import Node
 from envls.core.environment import Entry, Environment
-from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
+from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span, brief
 from envls.core.pace import paced
 from envls.core.pip.lines import parse_pip_line
 from envls.core.schema import top_level_keys
@@ -203,7 +203,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
         if first is not None:
             yield Finding(
                 "duplicate-package", Severity.WARNING,
-                f"`{name}` is listed twice (`{first.text.strip()}` and `{entry.text.strip()}`); conda needs both "
+                f"`{name}` is listed twice (`{brief(first.text.strip())}` and `{brief(entry.text.strip())}`); conda needs both "
                 "specs to hold: keep one",
                 span_of(entry),
                 related=(Related(span_of(first), f"`{name}` is first listed here"),),
