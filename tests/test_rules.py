@@ -176,3 +176,17 @@ def test_clipped_messages() -> None:
     assert clipped(long_quote) == "`" + "a" * (QUOTE_LIMIT - 1) + "…` is odd; write `b`"
     unpaired = "an odd ` backquote and " + "c" * 5000
     assert len(clipped(unpaired)) == MESSAGE_LIMIT and clipped(unpaired).endswith("…")
+
+
+@pytest.mark.parametrize("text", ["numpy", "Numpy_Base>=1.2,<2", "pytorch=2.1=*cuda*", "conda-forge::scipy 1.11 py311h_0",
+                                  "python[version='>=3.9']", "pip >=24.0", "numpy==1.2=py39_0", "libgcc-ng"])
+def test_parsed_spec_reads_what_the_public_api_says(text: str) -> None:
+    """ParsedSpec reads name, version and build through py-rattler's native object: the same as `MatchSpec`'s."""
+    from rattler import MatchSpec
+
+    from envls.core.conda.specs import ParsedSpec
+
+    spec = MatchSpec(text, strict=False)
+    public = (str(spec.name.normalized), spec.version, spec.build)
+    assert (ParsedSpec(text, spec, None).name, ParsedSpec(text, spec, None).version,
+            ParsedSpec(text, spec, None).build) == public

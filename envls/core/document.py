@@ -195,9 +195,19 @@ class _Builder:
             )
 
     def feed(self, event: yaml.Event) -> None:
-        start = (event.start_mark.index if event.start_mark else 0) + self.base
-        end = (event.end_mark.index if event.end_mark else 0) + self.base
-        if isinstance(event, yaml.DocumentStartEvent):
+        start_mark, end_mark = event.start_mark, event.end_mark
+        start = (start_mark.index if start_mark else 0) + self.base
+        end = (end_mark.index if end_mark else 0) + self.base
+        if type(event) is yaml.ScalarEvent and self.documents < 2:  # most events: checked first, inline
+            tag, style, anchor = event.tag, event.style, event.anchor
+            if tag:
+                self._check_tag(tag, start, end)
+            node = Node("scalar", start, end, event.value, tag, bool(style) and style in "'\"|>", False,
+                        anchor)
+            if anchor:
+                self.anchors[anchor] = node
+            self._attach(node)
+        elif isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents == 2:
                 self.problems.append(
@@ -205,16 +215,6 @@ class _Builder:
                 )
         elif self.documents > 1:
             return
-        elif isinstance(event, yaml.ScalarEvent):
-            self._check_tag(event.tag, start, end)
-            node = Node(
-                "scalar", start, end, value=event.value, tag=event.tag, quoted=event.style in ("'", '"'),
-                anchor=event.anchor,
-            )
-            if event.style in ("|", ">"):
-                node.quoted = True
-            self._register(node)
-            self._attach(node)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             self._check_tag(event.tag, start, end)
             kind: NodeKind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"

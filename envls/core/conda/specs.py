@@ -45,10 +45,14 @@ class ParsedSpec:
         self.version: str | None = None
         self.build: str | None = None
         if spec is not None:
-            name = spec.name
+            # Read through py-rattler's native object where its wrapper keeps one: the wrapper's `name` builds
+            # a Python PackageNameMatcher on every read (a fifth of a large file's parse). Both answer alike
+            # (tests/test_rules.py); without the native object, the public API.
+            source = getattr(spec, "_match_spec", spec)
+            name = source.name
             if name is not None:
                 self.name = str(name.normalized)
-            version, build = spec.version, spec.build  # each a call into py-rattler: asked once
+            version, build = source.version, source.build  # each a call into py-rattler: asked once
             if version is not None:
                 self.version = str(version)
             if build is not None:
