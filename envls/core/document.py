@@ -199,10 +199,10 @@ class _Builder:
         start = (start_mark.index if start_mark else 0) + self.base
         end = (end_mark.index if end_mark else 0) + self.base
         if type(event) is yaml.ScalarEvent and self.documents < 2:  # most events: checked first, inline
-            tag, style, anchor = event.tag, event.style, event.anchor
+            tag, style, anchor = event.tag, event.style or "", event.anchor
             if tag:
                 self._check_tag(tag, start, end)
-            node = Node("scalar", start, end, event.value, tag, bool(style) and style in "'\"|>", False,
+            node = Node("scalar", start, end, event.value, tag, style != "" and style in "'\"|>", False,
                         anchor)
             if anchor:
                 self.anchors[anchor] = node
