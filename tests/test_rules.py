@@ -170,7 +170,7 @@ def test_without_build(spec: str, stripped: str | None) -> None:
 def test_clipped_messages() -> None:
     from envls.core.findings import MESSAGE_LIMIT, QUOTE_LIMIT, clipped
 
-    short = "`numpy` is listed twice"
+    short = "`" + "n" * 300 + "` is listed twice"
     assert clipped(short) is short
     long_quote = "`" + "a" * 500 + "` is odd; write `b`"
     assert clipped(long_quote) == "`" + "a" * (QUOTE_LIMIT - 1) + "…` is odd; write `b`"

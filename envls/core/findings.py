@@ -80,6 +80,7 @@ SOURCE = "envls"
 # file with 20,000 duplicates of a 10,000-character spec printed 200 MB.
 QUOTE_LIMIT = 120
 MESSAGE_LIMIT = 1000
+CLIP_FROM = 400  # shorter messages are left as they are (nearly all: no split per finding of a large file)
 
 
 def brief(quoted: str) -> str:
@@ -90,8 +91,8 @@ def brief(quoted: str) -> str:
 
 def clipped(message: str) -> str:
     """``message`` with each backquoted part longer than QUOTE_LIMIT shortened (`its start…`), and at most
-    MESSAGE_LIMIT characters in all; a short message is returned as it is."""
-    if len(message) <= QUOTE_LIMIT:
+    MESSAGE_LIMIT characters in all; a message of up to CLIP_FROM characters is returned as it is."""
+    if len(message) <= CLIP_FROM:
         return message
     parts = message.split("`")
     for i in range(1, len(parts) - 1, 2):  # the parts between a pair of backquotes
@@ -103,6 +104,8 @@ def clipped(message: str) -> str:
 
 def with_clipped_messages(finding: Finding) -> Finding:
     """The finding, or a copy whose message and related messages are clipped (see `clipped`)."""
+    if len(finding.message) <= CLIP_FROM and not finding.related:
+        return finding
     message = clipped(finding.message)
     related = tuple(r if (m := clipped(r.message)) is r.message else Related(r.span, m) for r in finding.related)
     if message is finding.message and all(a is b for a, b in zip(related, finding.related, strict=True)):
