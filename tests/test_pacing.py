@@ -130,3 +130,27 @@ def test_closing_a_document_stops_its_running_analysis() -> None:
         assert running.is_set() and "file:///big/environment.yml" not in server.superseded
     finally:
         server.analysis_pool.shutdown(wait=False)
+
+
+def test_an_announced_small_analysis_holds_a_large_one_until_it_ends() -> None:
+    """The server announces a small document's analysis when it hands it to a worker: the large analysis gives
+    way from its next checkpoint, and goes on once the announcement ends (ending twice counts once)."""
+    pacer = Pacer()
+    assert pacer.announce(BIG) is None
+    end = pacer.announce("name: small\n")
+    assert end is not None
+    finished = threading.Event()
+
+    def large() -> None:
+        with pacer.analysing(BIG, threading.Event()):
+            analyze(BIG)
+        finished.set()
+
+    thread = threading.Thread(target=large)
+    thread.start()
+    time.sleep(0.3)
+    assert not finished.is_set()  # waiting at a checkpoint
+    end()
+    end()
+    thread.join(30)
+    assert finished.is_set() and pacer._small == 0

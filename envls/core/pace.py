@@ -19,7 +19,7 @@ from typing import TypeVar
 T = TypeVar("T")
 Hook = Callable[[], None]
 
-EVERY = 512  # items (or parser events) between two checkpoints: a fraction of a millisecond of work
+EVERY = 128  # items (or parser events) between two checkpoints: about a millisecond of work, at most
 
 _local = threading.local()
 

@@ -10,7 +10,7 @@ another file cannot starve it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from envls.core.pace import Superseded, pacing
@@ -23,6 +23,27 @@ class Pacer:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._small = 0
+
+    def announce(self, text: str) -> Callable[[], None] | None:
+        """On the event loop, when a small document's analysis is handed to a worker: large analyses give way
+        from their next checkpoint, before the worker has even started it. Returns the call that ends the
+        announcement (when the analysis is done or cancelled); None for a large document."""
+        if len(text) >= LARGE:
+            return None
+        with self._cond:
+            self._small += 1
+        ended = threading.Event()
+
+        def end() -> None:
+            if ended.is_set():
+                return
+            ended.set()
+            with self._cond:
+                self._small -= 1
+                if not self._small:
+                    self._cond.notify_all()
+
+        return end
 
     @contextmanager
     def analysing(self, text: str, superseded: threading.Event) -> Iterator[None]:

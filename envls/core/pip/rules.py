@@ -76,8 +76,8 @@ def conda_pip(env: Environment, table: PypiMapping | None = None) -> Iterator[Fi
     ``table``: the conda <-> PyPI mapping to go by (the shipped one by default)."""
     if not env.pip:
         return
+    provided = conda_provided(env, table)  # with the shipped mapping: built once per environment
     table = table or mapping()
-    provided = conda_provided(env, table)
     for item in named_requirements(env):
         assert item.name is not None and item.requirement is not None
         matches = [c for c in provided.get(item.name, ()) if selectors_overlap(c.entry.selector, item.entry.selector)]

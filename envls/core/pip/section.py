@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
@@ -97,10 +97,16 @@ def _conda_items(env: Environment) -> tuple[CondaItem, ...]:
     return tuple(items)
 
 
-def conda_provided(env: Environment, table: PypiMapping | None = None) -> dict[str, list[CondaItem]]:
-    """The conda dependencies by the canonical PyPI names they install (through the mapping, or ``table``)."""
+def conda_provided(env: Environment, table: PypiMapping | None = None) -> Mapping[str, list[CondaItem]]:
+    """The conda dependencies by the canonical PyPI names they install (through the mapping, or ``table``);
+    with the shipped mapping, built once per environment (several rules ask). Shared: never changed."""
+    if table is None:
+        return env.derived("conda_provided", lambda e: _conda_provided(e, mapping()))
+    return _conda_provided(env, table)
+
+
+def _conda_provided(env: Environment, table: PypiMapping) -> dict[str, list[CondaItem]]:
     provided: dict[str, list[CondaItem]] = {}
-    table = table or mapping()
     for item in conda_items(env):
         for name in table.pypi_names(item.name):
             provided.setdefault(name, []).append(item)
