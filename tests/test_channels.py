@@ -103,6 +103,21 @@ async def test_package_not_found_with_did_you_mean(tmp_path: Path, server: Chann
     assert finding.fixes[0].title == "Change to `python`" and finding.fixes[0].preferred
 
 
+async def test_did_you_mean_for_the_first_unknown_names_only(tmp_path: Path, server: ChannelServer) -> None:
+    """Past MAX_SUGGESTED unknown names a file holds no typos (each suggestion is a search of the channel's
+    names): every name is still reported, the later ones without suggestions."""
+    from envls.core.conda.channel_rules import MAX_SUGGESTED
+
+    unknown = "".join(f"  - made-up-{i}\n" for i in range(MAX_SUGGESTED + 5))
+    analysis, _ = await analyzed(service_for(tmp_path, server), f"channels: [{FORGE}]\ndependencies:\n{unknown}"
+                                 "  - pythn\n")
+    found = channel_only(analysis)
+    assert len(found) == MAX_SUGGESTED + 6 and {f.code for f in found} == {"package-not-found"}
+    assert found[-1].message == f"no package `pythn` in {FORGE} for linux-64" and not found[-1].fixes
+    early, _ = await analyzed(service_for(tmp_path, server), f"channels: [{FORGE}]\ndependencies:\n  - pythn\n{unknown}")
+    assert channel_only(early)[0].message.endswith("did you mean `python`?")
+
+
 async def test_version_not_found_lists_nearest_versions(tmp_path: Path, server: ChannelServer) -> None:
     analysis, _ = await analyzed(service_for(tmp_path, server), f"""
         channels: [{INTEL}]

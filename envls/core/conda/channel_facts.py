@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -57,6 +57,16 @@ class ChannelFacts:
         start = bisect.bisect_left(names, prefix)
         end = bisect.bisect_left(names, prefix + "\U0010ffff")
         return list(names[start:end])
+
+    def names_in(self, channels: Sequence[ChannelState]) -> frozenset[str]:
+        """The package names of ``channels`` together: one set per combination and snapshot (a file's every
+        unknown name asks, and a set built per ask cost more than the lookup)."""
+        memo: dict[tuple[str, ...], frozenset[str]] = self.__dict__.setdefault("_names_in", {})
+        key = tuple(c.name for c in channels)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = frozenset().union(*(self.names.get(name, frozenset()) for name in key))
+        return found
 
     def nearest_names(self, name: str, among: frozenset[str] | None = None, count: int = 3) -> list[str]:
         """Did-you-mean candidates for ``name`` (memoized per snapshot: a typo costs once, not per edit).

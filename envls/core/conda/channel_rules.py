@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rattler import MatchSpec
@@ -33,18 +34,31 @@ def channel_findings(env: Environment, facts: ChannelFacts) -> list[Finding]:
     findings = list(_channels(env, facts))
     findings.extend(_resolved_duplicates(env, facts))
     findings.extend(_order(env))
-    reported: set[str] = set()  # channels of `channel::pkg` specs already reported once
+    seen = _Seen()
     if any(f.code == "too-many-channels" for f in findings):
-        reported.add(_LIMIT_REPORTED)
+        seen.reported.add(_LIMIT_REPORTED)
     for entry in paced(env.conda):
         parsed = entry.parsed
         if parsed.spec is None or parsed.name is None or parsed.name.startswith("__"):
             continue
-        findings.extend(_spec(env, facts, entry, parsed, reported))
+        findings.extend(_spec(env, facts, entry, parsed, seen))
     return findings
 
 
 _LIMIT_REPORTED = "\0limit"  # in `reported`: the channel limit was reported already
+
+# Unknown names that get did-you-mean suggestions, per file: each costs a comparison with the channel's
+# names of a similar length (milliseconds against conda-forge), and a file with more unknown names than this
+# holds no typos but something else (100,000 made-up names took minutes).
+MAX_SUGGESTED = 200
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the walk over a file's specs has said so far."""
+
+    reported: set[str] = field(default_factory=set)  # channels of `channel::pkg` specs already reported once
+    suggestions: int = 0  # unknown names given did-you-mean suggestions
 
 
 def _limit_finding(facts: ChannelFacts, state: ChannelState, entry: Entry) -> Finding:
@@ -195,7 +209,8 @@ def _record_channel_ok(record: Any, channels: Sequence[ChannelState]) -> bool:
 
 
 def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpec,
-          reported: set[str]) -> Iterator[Finding]:
+          seen: _Seen) -> Iterator[Finding]:
+    reported = seen.reported
     name = parsed.name
     assert name is not None and parsed.spec is not None
     if facts.pending(name):
@@ -232,7 +247,9 @@ def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpe
         wanted_subdirs = {str(parsed.spec.subdir)}
     records = [r for r in facts.records.get(name, ()) if r.subdir in wanted_subdirs and _record_channel_ok(r, channels)]
     if not records:
-        yield _not_found(env, facts, entry, name, channels, platforms)
+        suggest = seen.suggestions < MAX_SUGGESTED
+        seen.suggestions += suggest
+        yield _not_found(env, facts, entry, name, channels, platforms, suggest)
         return
     spec = parsed.spec
     matching = [r for r in records if spec.matches(r)]
@@ -254,16 +271,15 @@ def _spec(env: Environment, facts: ChannelFacts, entry: Entry, parsed: ParsedSpe
 
 
 def _not_found(env: Environment, facts: ChannelFacts, entry: Entry, name: str, channels: Sequence[ChannelState],
-               platforms: Sequence[str]) -> Finding:
+               platforms: Sequence[str], suggest: bool = True) -> Finding:
     where = ", ".join(c.name for c in channels)
     message = f"no package `{name}` in {where} for {', '.join(platforms)}"
     fixes: list[Fix] = []
     elsewhere = [s for s in facts.other_channels if name in facts.names.get(s.name, frozenset())]
-    known_names = frozenset().union(*(facts.names.get(c.name, frozenset()) for c in channels)) if channels \
-        else frozenset()
+    known_names = facts.names_in(channels)
     if name in known_names:
         message = f"`{name}` exists in {where}, but not for {', '.join(platforms)}"
-    else:
+    elif suggest:
         nearest = facts.nearest_names(name, known_names)
         if nearest:
             message += "; did you mean " + " or ".join(f"`{n}`" for n in nearest) + "?"

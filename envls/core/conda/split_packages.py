@@ -6,6 +6,7 @@ Pure: channel records in, findings out.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,8 @@ from envls.core.pip.section import (
 )
 from envls.core.rules import span_of
 
+_NOT_ONE_VERSION = re.compile(r"[<>=!,|*~ ]")
+
 
 def published_exact_pins(env: Environment, records: Mapping[str, tuple[Any, ...]]) -> frozenset[Span]:
     """The conda entries `name==X.Y` whose package publishes a release numbered exactly `X.Y`
@@ -30,10 +33,10 @@ def published_exact_pins(env: Environment, records: Mapping[str, tuple[Any, ...]
     spans = set()
     for item in conda_items(env):
         version = item.parsed.version or ""
-        if not version.startswith("==") or any(ch in version[2:] for ch in "<>=!,|*~ "):
+        if not version.startswith("==") or version.count(".") >= 2:
             continue
         wanted = version[2:]
-        if wanted.count(".") >= 2:
+        if _NOT_ONE_VERSION.search(wanted):
             continue
         if any(str(getattr(r, "version", "")) == wanted for r in records.get(item.name, ())):
             spans.add(span_of(item.entry))
