@@ -464,6 +464,39 @@ def measure_hostile_checks(server: Server, files: dict[str, str], checks: int) -
     return rows
 
 
+def measure_hostile_check_with_channel(server: Server, five: str, checks: int) -> Row:
+    """`envls check` of the 5 MB file with the channel checks on, against the real snapshot served on loopback:
+    every one of its 100,000 made-up names is looked up (and reported). The first run fetches the repodata;
+    the samples are the runs after it. No target of its own (the issue saw 27 s)."""
+    row = Row("envls check, 5 MB file, channel checks on", "none (was 27 s)")
+    if not (SHARED_DATA / "channels" / SNAPSHOT / "linux-64" / "repodata.json").is_file():
+        row.skipped = f"no channel snapshot {SNAPSHOT} in {SHARED_DATA}"
+        return row
+    ChannelServer = _channel_server_class()
+    with ChannelServer(SHARED_DATA) as http, tempfile.TemporaryDirectory(prefix="envls-bench-") as tmp:
+        home, condarc, path = Path(tmp) / "home", Path(tmp) / "condarc.yml", Path(tmp) / "environment.yml"
+        home.mkdir()
+        condarc.write_text(f"channel_alias: {http.base_url}/channels\nchannels: []\n", encoding="utf-8")
+        path.write_text(five.replace("conda-forge", SNAPSHOT), encoding="utf-8")
+        env = {k: v for k, v in server.env.items() if not k.startswith("CONDA_")}
+        env.update(HOME=str(home), CONDARC=str(condarc), ENVLS_CACHE_DIR=str(Path(tmp) / "cache"),
+                   ENVLS_CHANNEL_CHECKS="1", XDG_CONFIG_HOME=str(home / ".config"))
+        cmd = [*check_command(), "check", "--no-solve", "--cuda-version", "12.4", str(path)]
+        for run in range(checks + 1):
+            start = time.perf_counter()
+            done = subprocess.run(cmd, cwd=ROOT, capture_output=True, env=env)
+            elapsed = time.perf_counter() - start
+            if done.returncode not in (0, 1):
+                row.error = f"exit status {done.returncode}: {done.stderr.decode(errors='replace')[-500:]}"
+                break
+            if run:
+                row.samples.append(elapsed * 1000)
+            else:
+                row.details["first_run_s"] = round(elapsed, 2)
+            row.details["package_not_found"] = done.stdout.count(b" package-not-found ")
+    return row
+
+
 def measure_burst(server: Server, text: str, bursts: int, edits: int = 300) -> Row:
     """``edits`` one-character incremental edits 1 ms apart; the sample runs from the last edit to the
     publication of the last version."""
@@ -1058,6 +1091,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "hostile" in wanted:
         files = hostile_files()
         rows.extend(measure_hostile_checks(server, files, args.checks))
+        rows.append(measure_hostile_check_with_channel(server, files["5mb"], 1 if args.quick else 3))
         rows.append(measure_burst(server, text, 1 if args.quick else 5))
         rows.append(measure_beside_large(server, text, files["100k"], 1 if args.quick else 3))
         rows.append(measure_huge_document(server))

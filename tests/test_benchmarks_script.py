@@ -171,7 +171,7 @@ def test_synthetic_channel_is_deterministic_and_readable(tmp_path: Path) -> None
 
 
 HOSTILE_ROWS = ["envls check, 100,000 dependencies", "envls check, 5 MB file", "envls check, pathological lines",
-                "300 edits 1 ms apart -> last version published", "edit beside a 100,000-line document",
+                "envls check, 5 MB file, channel checks on", "300 edits 1 ms apart -> last version published", "edit beside a 100,000-line document",
                 "server RSS, 50 MB document open"]
 
 
@@ -186,5 +186,6 @@ def test_quick_hostile_rows(tmp_path: Path) -> None:
     assert all(row[-1] in ("pass", "FAIL") for row in rows), rows  # measured, not an error
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["rows"][2]["details"]["findings"] > 19_000  # the duplicates are reported
-    assert data["rows"][5]["details"]["codes"] == ["file-too-large"]
-    assert data["rows"][4]["details"]["alone_p50_ms"] > 0
+    assert data["rows"][3]["details"]["package_not_found"] > 100_000  # every made-up name, from the loopback channel
+    assert data["rows"][6]["details"]["codes"] == ["file-too-large"]
+    assert data["rows"][5]["details"]["alone_p50_ms"] > 0
