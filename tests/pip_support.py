@@ -19,7 +19,8 @@ from envls.core.pip.stage import with_pip
 
 PIP_CODES = {"conda-pip-duplicate", "conda-pip-conflict", "pip-duplicate", "conflicting-distributions",
              "pip-file-missing", "pip-local-version", "pip-package-not-found", "pip-version-not-found",
-             "pip-python-incompatible", "prefer-conda", "index-unreachable", "invalid-pip-requirement"}
+             "pip-python-incompatible", "prefer-conda", "index-unreachable", "invalid-pip-requirement",
+             "too-many-requirements"}
 
 
 @pytest.fixture(autouse=True)

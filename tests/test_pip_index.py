@@ -102,6 +102,24 @@ def test_findings_from_the_index(tmp_path: Path, index: IndexServer) -> None:
     assert incompatible.fixes[0].title == "Change to `modern==1.0`"
 
 
+def test_at_most_max_index_names_are_looked_up(tmp_path: Path, index: IndexServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with more projects than the limit asks the index about the first ones (file order) only, and says
+    so once, on the first one left out; a name asked about already is still judged where it comes again."""
+    from envls.core.pip import section
+
+    monkeypatch.setattr(section, "MAX_INDEX_NAMES", 3)
+    text = ENV + "    - made-up-1\n    - made-up-2\n    - requests==2.29\n"
+    facts = facts_for(service(tmp_path, index), text)
+    asked = {path.rstrip("/").rsplit("/", 1)[-1] for path, _ in index.requests}
+    assert {"requests", "requests-nope", "modern"} <= asked and not asked & {"oldtimer", "made-up-1", "made-up-2"}
+    assert found(text, index=facts) == [("pip-version-not-found", 5), ("pip-package-not-found", 6),
+                                        ("pip-python-incompatible", 7), ("too-many-requirements", 8),
+                                        ("pip-version-not-found", 11), ("pip-duplicate", 11)]
+    limit = only(run(text, index=facts), "too-many-requirements")
+    assert limit.message.endswith("`oldtimer` and the 2 after it are not checked there")
+
+
 def test_server_error_is_information_only(tmp_path: Path, index: IndexServer) -> None:
     index.mode = "500"
     facts = facts_for(service(tmp_path, index), ENV)

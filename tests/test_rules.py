@@ -190,3 +190,13 @@ def test_parsed_spec_reads_what_the_public_api_says(text: str) -> None:
     public = (str(spec.name.normalized), spec.version, spec.build)
     assert (ParsedSpec(text, spec, None).name, ParsedSpec(text, spec, None).version,
             ParsedSpec(text, spec, None).build) == public
+
+
+def test_schema_errors_in_a_pip_list_point_at_their_lines() -> None:
+    """Strings are left out of the validator (each is valid); the errors of the rest keep their places."""
+    text = "name: x\ndependencies:\n  - pip\n  - a\n  - pip:\n    - ok\n    - [1]\n    - fine\n    - {a: 1}\n"
+    analysis = run(text)
+    schema = [(f.message, analysis.document.index.line_of(f.span.start) + 1)
+              for f in analysis.findings if f.code == "schema"]
+    assert schema == [("`dependencies[2].pip[1]` must be a string, not a list", 7),
+                      ("`dependencies[2].pip[3]` must be a string, not a mapping", 9)]

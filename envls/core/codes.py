@@ -40,6 +40,7 @@ CODES: frozenset[str] = frozenset({
     "pip-file-missing",
     "pip-local-version",
     "pip-package-not-found",
+    "too-many-requirements",
     "pip-version-not-found",
     "pip-python-incompatible",
     "prefer-conda",

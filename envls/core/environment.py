@@ -14,6 +14,7 @@ from typing import TypeVar, cast
 from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.document import Document, Node
 from envls.core.pace import paced
+from envls.core.pip.lines import PipLine, parse_pip_line
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ class Entry:
     node: Node
     selector: str | None = None
     _parsed: ParsedSpec | None = field(default=None, init=False, repr=False, compare=False)
+    _pip_line: PipLine | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def start(self) -> int:
@@ -44,6 +46,15 @@ class Entry:
         if parsed is None:
             parsed = self._parsed = parse_spec(self.text)
         return parsed
+
+    @property
+    def pip_line(self) -> PipLine:
+        """The entry read as a line of a pip section, parsed once per document version (several rules ask;
+        a bounded cache alone re-parsed every line of a section larger than it, on every ask)."""
+        line = self._pip_line
+        if line is None:
+            line = self._pip_line = parse_pip_line(self.text)
+        return line
 
     @property
     def end(self) -> int:

@@ -14,7 +14,6 @@ from envls.core.document import Node
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span, brief
 from envls.core.pace import paced
-from envls.core.pip.lines import parse_pip_line
 from envls.core.schema import top_level_keys
 
 Rule = Callable[[Environment], Iterable[Finding]]
@@ -246,7 +245,7 @@ def pip_section(env: Environment) -> Iterator[Finding]:
         )
     for section in env.pip:
         for entry in section.entries:
-            line = parse_pip_line(entry.text)
+            line = entry.pip_line
             if line.kind != "invalid":
                 continue
             fixes = (Fix(f"Write `{line.suggestion}`", (Edit(entry.start, entry.end, line.suggestion),), True),) \

@@ -155,18 +155,30 @@ def validate(root: Node) -> list[SchemaProblem]:
     if not isinstance(instance, dict):
         got = describe_value(instance)
         return [SchemaProblem(f"the top level must be a mapping with `dependencies`, `channels`, ..., not {got}", root)]
-    # Every string is a valid dependency: only the other items go to the validator, so that a file of
-    # 100,000 specs costs no 100,000 validations (and a 200-line file no 200 on every keystroke). Error
-    # paths are mapped back to the file's items.
+    # Every string is a valid dependency, and a valid line of a `pip:` list: only the other items go to the
+    # validator, so that a file of 100,000 specs costs no 100,000 validations (and a 200-line file no 200 on
+    # every keystroke). Error paths are mapped back to the file's items.
     kept: list[int] | None = None
+    pip_kept: dict[int, list[int]] = {}  # per validated dependency (by its new index): the pip lines kept
     deps = instance.get("dependencies")
     if isinstance(deps, list):
         kept = [i for i, item in enumerate(deps) if not isinstance(item, str)]
-        instance = {**instance, "dependencies": [deps[i] for i in kept]}
+        items = []
+        for n, i in enumerate(kept):
+            item = deps[i]
+            pip = item.get("pip") if isinstance(item, dict) else None
+            if isinstance(pip, list):
+                pip_kept[n] = [j for j, line in enumerate(pip) if not isinstance(line, str)]
+                item = {**item, "pip": [pip[j] for j in pip_kept[n]]}
+            items.append(item)
+        instance = {**instance, "dependencies": items}
     for error in _validator().iter_errors(instance):
         path = list(error.absolute_path)
         if kept is not None and len(path) >= 2 and path[0] == "dependencies" and isinstance(path[1], int):
-            path[1] = kept[path[1]]
+            n = path[1]
+            path[1] = kept[n]
+            if len(path) >= 4 and path[2] == "pip" and isinstance(path[3], int) and n in pip_kept:
+                path[3] = pip_kept[n][path[3]]
         problems.extend(_blame(root, error, path))
     problems.sort(key=lambda p: p.node.start)
     return problems

@@ -285,14 +285,12 @@ def sync_lenses(server: EnvlsServer, uri: str, found: InstalledEnv, env: Environ
     """"Sync from environment (2 packages not in the file)" when something was installed by hand."""
     from packaging.utils import canonicalize_name
 
-    from envls.core.conda.specs import parse_spec
-    from envls.core.pip.lines import parse_pip_line
 
     if not server.settings.trusted:
         return []
-    conda_names = {name for entry in env.conda if (name := parse_spec(entry.text).name)}
+    conda_names = {name for entry in env.conda if (name := entry.parsed.name)}
     pip_names = {str(canonicalize_name(name)) for section in env.pip for entry in section.entries
-                 if (name := parse_pip_line(entry.text).canonical_name)}
+                 if (name := entry.pip_line.canonical_name)}
     try:
         missing = unlisted(server, found, conda_names, pip_names)
     except Exception:  # a damaged environment must not take the lenses down

@@ -30,7 +30,7 @@ from envls.core.pip.facts import (
 from envls.core.pip.lines import included_path, parse_pip_line, requirement_file_lines
 from envls.core.pip.mapping import canonical
 from envls.core.pip.rules import MAX_INCLUDE_DEPTH
-from envls.core.pip.section import index_requirements, pip_items
+from envls.core.pip.section import index_names, pip_items
 from envls.host.readfile import read_file
 from envls.pypi.config import IndexPlan
 from envls.pypi.index import IndexClient, ProjectPage
@@ -41,8 +41,9 @@ MAX_METADATA = 8  # metadata files (PEP 658) read per snapshot: only the release
 
 
 def requirement_names(env: Environment) -> set[str]:
-    """The canonical names of the requirements that pip looks up on an index."""
-    return {item.name for item in index_requirements(env) if item.name}
+    """The canonical names of the requirements that pip looks up on an index, and envls with it (the first
+    MAX_INDEX_NAMES of a file: `index_names`)."""
+    return set(index_names(env))
 
 
 def _merge(name: str, pages: Sequence[ProjectPage]) -> ProjectState:

@@ -24,7 +24,6 @@ from envls.core.conda.selectors import applies
 from envls.core.conda.specs import ParsedSpec
 from envls.core.environment import Entry, Environment
 from envls.core.findings import Finding, Severity, Span
-from envls.core.pip.lines import parse_pip_line
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +158,7 @@ def _pip(env: Environment, installed: InstalledSnapshot, distributions: Mapping[
     marker_environment = _marker_environment(installed)
     for section in env.pip:
         for entry in section.entries:
-            line = parse_pip_line(entry.text)
+            line = entry.pip_line
             requirement = line.requirement
             if line.kind != "requirement" or requirement is None or requirement.url:
                 continue

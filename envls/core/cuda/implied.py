@@ -23,7 +23,7 @@ from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.cuda.versions import CudaRange, Pair, digits_range, parse_cuda_version, version_range
 from envls.core.environment import Entry, Environment
 from envls.core.pace import paced
-from envls.core.pip.lines import parse_pip_line
+from envls.core.pip.lines import PipLine, parse_pip_line
 
 CudaSource = Literal["detected", "setting", "CONDA_OVERRIDE_CUDA", "none"]
 Manager = Literal["conda", "pip"]
@@ -245,8 +245,9 @@ _PIP_SUFFIX = re.compile(r"(?:^|-)cu(?:da)?(\d{2,3})(x?)(?:$|-)")
 
 
 @functools.lru_cache(maxsize=8192)
-def pip_meaning(text: str) -> Meaning | None:
-    """What a pip line says about CUDA: local versions, wheel names, extras, the PyTorch wheel index."""
+def pip_meaning(text: str, line: PipLine | None = None) -> Meaning | None:
+    """What a pip line says about CUDA: local versions, wheel names, extras, the PyTorch wheel index.
+    ``line``: the text as parsed already (a file's entries are parsed once)."""
     shown = text.strip()
     if match := _INDEX.search(shown):
         if match.group(1) == "cpu":
@@ -256,7 +257,7 @@ def pip_meaning(text: str) -> Meaning | None:
             return None
         return Meaning(False, implied, "build", "pytorch",
                        f"`{shown}`: PyTorch's wheel index for CUDA {implied.words()}")
-    line = parse_pip_line(text)
+    line = line or parse_pip_line(text)
     if line.kind != "requirement" or line.requirement is None:
         return None
     name = canonicalize_name(line.requirement.name)
@@ -323,9 +324,9 @@ def _implications(env: Environment) -> tuple[Implication, ...]:
             found.append(_implication(entry, "conda", name, meaning))
     for section in env.pip:
         for entry in section.entries:
-            meaning = pip_meaning(entry.text)
+            meaning = pip_meaning(entry.text, entry.pip_line)
             if meaning is not None:
-                line = parse_pip_line(entry.text)
+                line = entry.pip_line
                 name = canonicalize_name(line.name) if line.name else "pytorch-index"
                 found.append(_implication(entry, "pip", name, meaning))
     return tuple(found)
@@ -336,8 +337,8 @@ def uses_cuda(env: Environment) -> bool:
     framework that comes in CUDA builds (pytorch, tensorflow, jax, cupy). For showing the CUDA target only then."""
     if implications(env):
         return True
-    names = [parse_spec(e.text).name or "" for e in env.conda]
-    names += [canonicalize_name(line.name) for s in env.pip for e in s.entries if (line := parse_pip_line(e.text)).name]
+    names = [e.parsed.name or "" for e in env.conda]
+    names += [canonicalize_name(line.name) for s in env.pip for e in s.entries if (line := e.pip_line).name]
     return any(family_of(name) in _FAMILIES for name in names if name)
 
 

@@ -22,12 +22,14 @@ from envls.core.findings import Edit, Finding, Fix, Related, Severity, Span
 from envls.core.pip.facts import IndexFacts, IndexState, ProjectState, Release, display_url
 from envls.core.pip.mapping import mapping
 from envls.core.pip.section import (
+    MAX_INDEX_NAMES,
     CondaItem,
     PipItem,
     conda_items,
     conda_provided,
     conda_spec_for,
     has_index_options,
+    index_names,
     index_requirements,
     insert_before_section,
     local_versions,
@@ -50,8 +52,14 @@ def index_findings(env: Environment, facts: IndexFacts) -> list[Finding]:
     prereleases = True if facts.pre or "--pre" in section_options(env) else None
     local_served = has_index_options(env)
     pin = python_pin(env)
+    looked_up, limit_reported = set(index_names(env)), False
     for item in items:
         assert item.requirement is not None and item.name is not None
+        if item.name not in looked_up:
+            if not limit_reported:
+                findings.extend(_too_many(items, looked_up, item))
+                limit_reported = True
+            continue
         if local_versions(item.requirement) and not local_served:
             continue  # pip-local-version says what is wrong
         if item.requirement.marker is not None:
@@ -74,6 +82,15 @@ def index_findings(env: Environment, facts: IndexFacts) -> list[Finding]:
             if found is not None:
                 findings.append(found)
     return findings
+
+
+def _too_many(items: Sequence[PipItem], looked_up: set[str], first: PipItem) -> Iterator[Finding]:
+    """Once, on the first requirement past the limit: which ones the index is not asked about."""
+    left = {i.name for i in items if i.name and i.name not in looked_up}
+    more = f" and the {len(left) - 1} after it are" if len(left) > 1 else " is"
+    yield Finding("too-many-requirements", Severity.INFORMATION,
+                  f"more than {MAX_INDEX_NAMES} pip requirements: envls looks up the first {MAX_INDEX_NAMES} on the "
+                  f"package index; `{first.name}`{more} not checked there", span_of(first.entry))
 
 
 def _where(facts: IndexFacts) -> str:

@@ -25,14 +25,14 @@ from envls.core.conda.specs import ParsedSpec, parse_spec
 from envls.core.environment import Entry, Environment, PipSection
 from envls.core.findings import Edit
 from envls.core.pace import paced
-from envls.core.pip.lines import PipLine, parse_pip_line
+from envls.core.pip.lines import PipLine
 from envls.core.pip.mapping import PypiMapping, mapping
 
 _LITERAL = re.compile(r"[0-9][0-9A-Za-z.!+_-]*")
 _INDEX_OPTIONS = ("--index-url", "--extra-index-url", "--find-links", "--no-index")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)  # a value, not frozen for speed (see findings.py)
 class PipItem:
     """One line of a pip section: the entry (text and place) and what pip reads in it."""
 
@@ -69,13 +69,33 @@ class CondaItem:
 
 
 def pip_items(env: Environment) -> list[PipItem]:
-    return [PipItem(section, entry, parse_pip_line(entry.text)) for section in env.pip for entry in section.entries]
+    """Every line of the pip sections, parsed (built once per environment: many rules ask)."""
+    return list(env.derived("pip_items", _pip_items))
+
+
+def _pip_items(env: Environment) -> tuple[PipItem, ...]:
+    return tuple(PipItem(section, entry, entry.pip_line) for section in env.pip for entry in paced(section.entries))
 
 
 def index_requirements(env: Environment) -> list[PipItem]:
     """Requirements that pip looks up on an index: named, and not a direct reference (`name @ url`)."""
     return [item for item in pip_items(env)
             if item.line.kind == "requirement" and item.requirement is not None and item.requirement.url is None]
+
+
+# At most this many projects are looked up on the package index for one file (in file order): a file that
+# lists thousands must not make thousands of requests (`too-many-requirements` for the rest).
+MAX_INDEX_NAMES = 500
+
+
+def index_names(env: Environment) -> list[str]:
+    """The canonical names the index is asked about, in file order: the first MAX_INDEX_NAMES of them."""
+    return env.derived("index_names", _index_names)
+
+
+def _index_names(env: Environment) -> list[str]:
+    names = dict.fromkeys(item.name for item in index_requirements(env) if item.name)
+    return list(names)[:MAX_INDEX_NAMES]
 
 
 def named_requirements(env: Environment) -> list[PipItem]:
