@@ -175,32 +175,34 @@ async def _check_all(args: argparse.Namespace) -> int:
     session = _session(args)
     searched = {given: 0 for given in args.paths if Path(given).is_dir()}
     for path, directory in find_files(args.paths):
-        try:
-            with gc_paused():
+        # The collector waits until the file is checked and reported: its passes would scan a large file's
+        # million objects again and again.
+        with gc_paused():
+            try:
                 result = await _check_file(path, options, directory is None, session)
-        except OSError as err:
-            sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
-            unreadable = True
-            continue
-        if result is None:
-            continue
-        _last[:] = [result]  # the previous file's analysis is freed here; the last one never is (see _last)
-        if directory is not None:
-            searched[directory] += 1
-        analysis, findings = result
-        unreadable = unreadable or analysis is None
-        index = analysis.document.index if analysis is not None else LineIndex("")
-        for finding in findings:
-            worst = finding.severity if worst is None else min(worst, finding.severity)
-        if args.format == "json":
-            from lsprotocol import converters
+            except OSError as err:
+                sys.stderr.write(f"envls: cannot read {path}: {err.strerror or err}\n")
+                unreadable = True
+                continue
+            if result is None:
+                continue
+            _last[:] = [result]  # the previous file's analysis is freed here; the last one never is (see _last)
+            if directory is not None:
+                searched[directory] += 1
+            analysis, findings = result
+            unreadable = unreadable or analysis is None
+            index = analysis.document.index if analysis is not None else LineIndex("")
+            for finding in findings:
+                worst = finding.severity if worst is None else min(worst, finding.severity)
+            if args.format == "json":
+                from lsprotocol import converters
 
-            from envls.lsp.convert import diagnostics
+                from envls.lsp.convert import diagnostics
 
-            diags = diagnostics(findings, index, "utf-16", Path(path).resolve().as_uri())
-            report.append({"path": path, "diagnostics": converters.get_converter().unstructure(diags)})
-        else:
-            sys.stdout.write("".join(_report_lines(path, findings, index)))
+                diags = diagnostics(findings, index, "utf-16", Path(path).resolve().as_uri())
+                report.append({"path": path, "diagnostics": converters.get_converter().unstructure(diags)})
+            else:
+                sys.stdout.write("".join(_report_lines(path, findings, index)))
     if args.format == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     empty = [given for given, found in searched.items() if found == 0]
