@@ -245,9 +245,14 @@ _PIP_SUFFIX = re.compile(r"(?:^|-)cu(?:da)?(\d{2,3})(x?)(?:$|-)")
 
 
 @functools.lru_cache(maxsize=8192)
-def pip_meaning(text: str, line: PipLine | None = None) -> Meaning | None:
-    """What a pip line says about CUDA: local versions, wheel names, extras, the PyTorch wheel index.
-    ``line``: the text as parsed already (a file's entries are parsed once)."""
+def pip_meaning(text: str) -> Meaning | None:
+    """What a pip line says about CUDA: local versions, wheel names, extras, the PyTorch wheel index."""
+    return pip_line_meaning(text, parse_pip_line(text))
+
+
+def pip_line_meaning(text: str, line: PipLine) -> Meaning | None:
+    """As `pip_meaning`, for a line parsed already (a file's entries are parsed once; uncached: a parsed line
+    is no cache key, hashing its requirement may itself fail)."""
     shown = text.strip()
     if match := _INDEX.search(shown):
         if match.group(1) == "cpu":
@@ -257,7 +262,6 @@ def pip_meaning(text: str, line: PipLine | None = None) -> Meaning | None:
             return None
         return Meaning(False, implied, "build", "pytorch",
                        f"`{shown}`: PyTorch's wheel index for CUDA {implied.words()}")
-    line = line or parse_pip_line(text)
     if line.kind != "requirement" or line.requirement is None:
         return None
     name = canonicalize_name(line.requirement.name)
@@ -324,7 +328,7 @@ def _implications(env: Environment) -> tuple[Implication, ...]:
             found.append(_implication(entry, "conda", name, meaning))
     for section in env.pip:
         for entry in section.entries:
-            meaning = pip_meaning(entry.text, entry.pip_line)
+            meaning = pip_line_meaning(entry.text, entry.pip_line)
             if meaning is not None:
                 line = entry.pip_line
                 name = canonicalize_name(line.name) if line.name else "pytorch-index"
