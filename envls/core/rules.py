@@ -172,7 +172,7 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
     builds = _pinned_builds(env)
     strip_all = _strip_builds_fix(builds)
     strip_all_fixes = (strip_all,) if strip_all is not None else ()
-    for entry in paced(env.conda):
+    for entry, pinned in zip(paced(env.conda), builds, strict=True):
         parsed = entry.parsed
         invalid = invalid_reason(parsed) if parsed.error is not None else None
         if invalid is not None:
@@ -185,9 +185,8 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
             fixes = (Fix(odd.fix_title or "Fix", (Edit(entry.start, entry.end, odd.replacement.strip()),), True),) \
                 if odd.replacement else ()
             yield Finding("suspicious-spec", Severity.WARNING, odd.message, span_of(entry), fixes=fixes)
-        pinned = builds.get(id(entry))
         if pinned is not None:  # every line of an exported file: kept lean
-            _, build, edit = pinned
+            build, edit = pinned
             yield Finding(
                 "pinned-build", Severity.INFORMATION,
                 f"build `{build}` is an exact build from `conda env export`: the file will not solve on another "
@@ -210,22 +209,23 @@ def conda_specs(env: Environment) -> Iterator[Finding]:
             )
 
 
-def _pinned_builds(env: Environment) -> dict[int, tuple[Entry, str, Edit | None]]:
-    """For each entry (by id, in file order) that pins an exact build: the build, and the edit that removes
-    it (None when the spec cannot be written without it)."""
-    found: dict[int, tuple[Entry, str, Edit | None]] = {}
+def _pinned_builds(env: Environment) -> list[tuple[str, Edit | None] | None]:
+    """For each entry, in file order: None, or the exact build it pins and the edit that removes it (None when
+    the spec cannot be written without it)."""
+    found: list[tuple[str, Edit | None] | None] = []
     for entry in paced(env.conda):
         parsed = entry.parsed
         build = pinned_build(parsed) if parsed.error is None else None
-        if build is not None and not is_noarch_build(build):  # a noarch build installs everywhere
-            stripped = without_build(entry.text)
-            edit = Edit(entry.node.start, entry.node.end, stripped) if stripped else None
-            found[id(entry)] = (entry, build, edit)
+        if build is None or is_noarch_build(build):  # a noarch build installs everywhere
+            found.append(None)
+            continue
+        stripped = without_build(entry.text)
+        found.append((build, Edit(entry.node.start, entry.node.end, stripped) if stripped else None))
     return found
 
 
-def _strip_builds_fix(builds: dict[int, tuple[Entry, str, Edit | None]]) -> Fix | None:
-    edits = [edit for _, _, edit in builds.values() if edit is not None]
+def _strip_builds_fix(builds: list[tuple[str, Edit | None] | None]) -> Fix | None:
+    edits = [pinned[1] for pinned in builds if pinned is not None and pinned[1] is not None]
     if not edits:
         return None
     return Fix("Remove all build strings (as `conda env export --no-builds`)", tuple(edits))
