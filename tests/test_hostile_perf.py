@@ -146,6 +146,20 @@ def test_each_spec_parsed_once_per_version(monkeypatch: pytest.MonkeyPatch) -> N
     assert sorted(calls) == sorted({*calls}) and len(calls) == 51
 
 
+def test_more_specs_than_the_cache_holds_are_parsed_past_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with more specs than the parse cache holds is parsed without it (every insertion would evict)."""
+    from envls.core import environment
+
+    def cached(text: str) -> None:
+        raise AssertionError("the cache was asked")
+
+    monkeypatch.setattr(environment, "SPEC_CACHE_SIZE", 10)
+    monkeypatch.setattr(environment, "parse_spec", cached)
+    analysis = analyze("name: x\ndependencies:\n" + "".join(f"  - pkg{i}=1.{i}=h{i}_0\n" for i in range(11)))
+    assert [e.parsed.name for e in analysis.environment.conda] == [f"pkg{i}" for i in range(11)]
+    assert [f.code for f in analysis.findings] == ["pinned-build"] * 11
+
+
 def test_each_pip_line_parsed_once_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many rules read the pip lines: each is parsed once, on its entry (the bounded cache alone re-parsed
     every line of a section larger than it, for every rule: 20,000 lines took 9 s)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
-from envls.core.conda.specs import ParsedSpec, parse_spec
+from envls.core.conda.specs import SPEC_CACHE_SIZE, ParsedSpec, parse_spec, parse_spec_uncached
 from envls.core.document import Document, Node
 from envls.core.pace import paced
 from envls.core.pip.lines import PipLine, parse_pip_line
@@ -170,4 +170,7 @@ def environment_of(document: Document) -> Environment:
                     env.pip.append(PipSection(key, value, _entries(document, value)))
                 else:
                     env.installers.append((key, value))
+    if len(env.conda) > SPEC_CACHE_SIZE:  # more than the cache holds: parsed here, past it
+        for entry in paced(env.conda):
+            entry._parsed = parse_spec_uncached(entry.text)
     return env

@@ -89,9 +89,18 @@ class ParsedSpec:
         return self._channel[0]
 
 
-@functools.lru_cache(maxsize=65536)
+SPEC_CACHE_SIZE = 65536  # parsed specs kept between versions of a document (and across documents)
+
+
+@functools.lru_cache(maxsize=SPEC_CACHE_SIZE)
 def parse_spec(text: str) -> ParsedSpec:
     """Parse leniently (as conda does); cached, so an unchanged line costs nothing on the next edit."""
+    return parse_spec_uncached(text)
+
+
+def parse_spec_uncached(text: str) -> ParsedSpec:
+    """As `parse_spec`, without the cache: for a file with more specs than the cache holds, where every
+    insertion would only evict another (the cache cost a fifth of the parse, and kept nothing useful)."""
     try:
         spec = MatchSpec(text, strict=False)
     except Exception as err:  # rattler raises its own exception types
