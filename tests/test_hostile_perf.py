@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from channel_server import ChannelServer
@@ -129,18 +130,24 @@ def test_five_megabytes(tmp_path: Path) -> None:
     assert status == 0, out[:2000]
 
 
-def test_each_spec_parsed_once_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_parses(monkeypatch: pytest.MonkeyPatch, name: str, parse: Any) -> list[str]:
+    """The texts that `envls.core.environment`'s ``name`` parses from now on, without its cache (``parse``)."""
     from envls.core import environment
-    from envls.core.conda import specs
 
     calls: list[str] = []
-    original = specs.parse_spec.__wrapped__
 
-    def counting(text: str) -> specs.ParsedSpec:
+    def counting(text: str) -> Any:
         calls.append(text)
-        return original(text)
+        return parse.__wrapped__(text)
 
-    monkeypatch.setattr(environment, "parse_spec", counting)
+    monkeypatch.setattr(environment, name, counting)
+    return calls
+
+
+def test_each_spec_parsed_once_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envls.core.conda import specs
+
+    calls = _count_parses(monkeypatch, "parse_spec", specs.parse_spec)
     text = "name: x\ndependencies:\n" + "".join(f"  - pkg{i}=1.{i}=h{i}_0\n" for i in range(50)) + "  - pip\n"
     analyze(text)
     assert sorted(calls) == sorted({*calls}) and len(calls) == 51
@@ -163,18 +170,10 @@ def test_more_specs_than_the_cache_holds_are_parsed_past_it(monkeypatch: pytest.
 def test_each_pip_line_parsed_once_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many rules read the pip lines: each is parsed once, on its entry (the bounded cache alone re-parsed
     every line of a section larger than it, for every rule: 20,000 lines took 9 s)."""
-    from envls.core import environment
     from envls.core.cuda.implied import implications, uses_cuda
     from envls.core.pip import lines
 
-    calls: list[str] = []
-    original = lines.parse_pip_line.__wrapped__
-
-    def counting(text: str) -> lines.PipLine:
-        calls.append(text)
-        return original(text)
-
-    monkeypatch.setattr(environment, "parse_pip_line", counting)
+    calls = _count_parses(monkeypatch, "parse_pip_line", lines.parse_pip_line)
     text = ("name: x\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n"
             + "".join(f"    - pkg{i}=={i}.0+cu121\n" for i in range(50)) + "    - -r requirements.txt\n")
     analysis = analyze(text)

@@ -32,13 +32,14 @@ class Pacer:
             return None
         with self._cond:
             self._small += 1
-        ended = threading.Event()
+        ended = False
 
         def end() -> None:
-            if ended.is_set():
-                return
-            ended.set()
+            nonlocal ended
             with self._cond:
+                if ended:
+                    return
+                ended = True
                 self._small -= 1
                 if not self._small:
                     self._cond.notify_all()
@@ -48,16 +49,12 @@ class Pacer:
     @contextmanager
     def analysing(self, text: str, superseded: threading.Event) -> Iterator[None]:
         """Around one analysis in a worker thread: a small one counts as running, a large one is paced."""
-        if len(text) < LARGE:
-            with self._cond:
-                self._small += 1
+        end = self.announce(text)
+        if end is not None:
             try:
                 yield
             finally:
-                with self._cond:
-                    self._small -= 1
-                    if not self._small:
-                        self._cond.notify_all()
+                end()
             return
 
         def checkpoint() -> None:

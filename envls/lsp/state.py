@@ -163,13 +163,8 @@ class EnvlsServer(LanguageServer):
                 previous.exception()  # retrieved: a superseded analysis that stopped early is no error
             del previous
         superseded = self.superseded[uri] = threading.Event()
+        work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding, superseded)
         end = self.pacer.announce(text)
-        try:
-            work = self.analysis_pool.submit(self._analyze_and_convert, uri, text, encoding, superseded)
-        except BaseException:
-            if end is not None:
-                end()
-            raise
         if end is not None:
             work.add_done_callback(lambda _: end())
         self.running[uri] = work
